@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: sets everything up on a fresh machine, lints, then runs every test
+# (unit tests beside the code, then the privileged integration tests under test/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx eslint .
+# Unit tests (pkg/, cells/, daemon/, operator/, examples/) and the integration tests (test/).
+mapfile -t files < <(find dist -name '*.test.js' | sort)
+exec node --test --test-reporter=spec --test-concurrency="${CILIA_TEST_CONCURRENCY:-2}" "${files[@]}"
