@@ -1,6 +1,7 @@
 // pkg/hive: a hive-style dependency-injection framework on tsyringe, modelled on cilium/hive.
 // See docs/hive.md for a tutorial. Public API:
 
+import 'reflect-metadata'; // before anything imports tsyringe
 export { type Class, type Dep, type GroupToken, type Resolved, type Token, groupToken, optional, token } from './token.js';
 export { type Cell, type CellInfo, config, decorate, group, invoke, module, provide, provideInto, providePrivate } from './cell.js';
 export { ConfigError, type ConfigSchema, type FlagInfo, type FlagSpec, envName, flagName } from './config.js';

@@ -4,6 +4,7 @@
 // like VS Code's `createDecorator`: interfaces have no runtime value, so `emitDecoratorMetadata`
 // alone cannot inject them; `constructor(@ILogger log: Logger)` can.
 
+import 'reflect-metadata'; // tsyringe needs the Reflect metadata polyfill loaded before it
 import { inject, injectAll } from 'tsyringe';
 
 /** Metadata key under which a class records the tokens of its constructor parameters. */
