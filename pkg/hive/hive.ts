@@ -192,6 +192,7 @@ export class Hive {
       try {
         out = inv.fn(...args);
       } catch (err) {
+        if (err instanceof ConfigError) throw err; // a bad flag value found by a cell: exit 2, as parse errors
         throw new Error(`invoke ${inv.name} in module ${inv.module || '(root)'} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       if (out instanceof Promise) throw new Error(`invoke ${inv.name} in module ${inv.module || '(root)'} returned a Promise; invokes must be synchronous (start work in a hook or job)`);

@@ -333,9 +333,9 @@ class TableImpl<T> implements RWTable<T> {
     return [...this.allWithRevision(txn)].map(([o, rev]) => ({ revision: rev, object: toJSON(o) }));
   }
 
-  row(o: unknown): string[] {
-    if (this.def.row) return this.def.row(o as T);
-    return [this.def.primary.fromObject(o as T)[0], JSON.stringify(this.def.toJSON ? this.def.toJSON(o as T) : o)];
+  rows(txn: ReadTxn): string[][] {
+    const row = this.def.row ?? ((o: T) => [this.pk(o), JSON.stringify(this.def.toJSON ? this.def.toJSON(o) : o)]);
+    return [...this.all(txn)].map(row);
   }
 
   watch(txn: ReadTxn): Observable<void> {

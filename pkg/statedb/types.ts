@@ -65,8 +65,8 @@ export interface TableMeta {
   dump(txn: ReadTxn): { revision: Revision; object: unknown }[];
   /** Column names for `cilia statedb` table output. */
   readonly header: readonly string[];
-  /** One row per object for table output. */
-  row(o: unknown): string[];
+  /** One row per object (matching `header`), in primary-key order, for table output. */
+  rows(txn: ReadTxn): string[][];
 }
 
 /** Read access to a table. */
