@@ -104,4 +104,5 @@ export const RT_SCOPE_NOWHERE = 255;
 export const NDMSG_LEN = 12;
 export const NDA_DST = 1;
 export const NDA_LLADDR = 2;
+export const NDA_IFINDEX = 8;
 export const NUD_PERMANENT = 0x80;

@@ -54,6 +54,10 @@ export function formatIp(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new TypeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses end in a dotted quad.
+  if (groups.slice(0, 5).every((g) => g === 0) && (groups[5] === 0xffff || (groups[5] === 0 && groups[6] !== 0))) {
+    return `::${groups[5] ? 'ffff:' : ''}${Array.from(bytes.subarray(12)).join('.')}`;
+  }
   // Longest run of two or more zero groups becomes "::" (first one on ties).
   let bestStart = -1, bestLen = 1;
   for (let i = 0; i < 8;) {

@@ -66,7 +66,8 @@ export class MessageBuilder {
   }
 
   private append(data: Buffer): void {
-    data.copy(this.buf, this.reserve(data.length));
+    const off = this.reserve(data.length); // before reading this.buf: it may grow
+    data.copy(this.buf, off);
   }
 
   private attrHeader(type: number, payloadLen: number): number {
@@ -85,19 +86,22 @@ export class MessageBuilder {
 
   /** Adds an attribute holding a u8. */
   u8(type: number, value: number): this {
-    this.buf.writeUInt8(value, this.attrHeader(type, 1));
+    const off = this.attrHeader(type, 1); // before reading this.buf: it may grow
+    this.buf.writeUInt8(value, off);
     return this;
   }
 
   /** Adds an attribute holding a host-order u32. */
   u32(type: number, value: number): this {
-    writeU32(this.buf, value, this.attrHeader(type, 4));
+    const off = this.attrHeader(type, 4);
+    writeU32(this.buf, value, off);
     return this;
   }
 
   /** Adds an attribute holding a host-order s32 (e.g. a file descriptor). */
   s32(type: number, value: number): this {
-    writeS32(this.buf, value, this.attrHeader(type, 4));
+    const off = this.attrHeader(type, 4);
+    writeS32(this.buf, value, off);
     return this;
   }
 

@@ -1,6 +1,6 @@
 // Neighbour (ARP / NDP) entries: their description and the RTM_*NEIGH requests that add, replace, list and delete them.
 import {
-  NDA_DST, NDA_LLADDR, NDMSG_LEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NUD_PERMANENT,
+  NDA_DST, NDA_IFINDEX, NDA_LLADDR, NDMSG_LEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NUD_PERMANENT,
   RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH,
 } from './constants.js';
 import { familyName, type FamilyName } from './address.js';
@@ -60,11 +60,10 @@ export function neighbourRequest(action: 'add' | 'replace' | 'delete', spec: Nei
 
 /** RTM_GETNEIGH dump of one family, optionally for one device (filtered by the kernel). */
 export function dumpNeighboursRequest(family: Family, ifindex = 0): NetlinkRequest {
-  return {
-    message: new MessageBuilder(RTM_GETNEIGH, NLM_F_DUMP, ndmsg(family, ifindex, 0)),
-    op: `RTM_GETNEIGH dump${ifindex ? ` dev ${ifindex}` : ''}`,
-    dump: true,
-  };
+  // A strictly checked dump wants the device in NDA_IFINDEX; a non-zero ndm_ifindex is EINVAL.
+  const message = new MessageBuilder(RTM_GETNEIGH, NLM_F_DUMP, ndmsg(family, 0, 0));
+  if (ifindex) message.u32(NDA_IFINDEX, ifindex);
+  return { message, op: `RTM_GETNEIGH dump${ifindex ? ` dev ${ifindex}` : ''}`, dump: true };
 }
 
 /**
