@@ -1,5 +1,13 @@
 // pkg/netlink: rtnetlink (links, addresses, routes, neighbours), sysctls and pod wiring, over a raw
 // AF_NETLINK socket driven synchronously through koffi. No dependencies, no forks of ip(8).
+//
+//   const host = Netlink.open();                        // the agent's netns; keep it open
+//   const w = wirePod(host, { podNetns: 'cni-1234', hostIfname: 'lxc1234', podIfname: 'eth0',
+//                             podIp: '10.244.1.10', gatewayIp: '10.244.1.1', mtu: 1450 });
+//   host.replaceNeighbour({ ip: '10.244.1.10', mac: w.podMac, dev: w.hostIfindex });
+//   unwirePod(host, 'lxc1234');                         // idempotent
+//
+// Every call blocks for its kernel round trip(s); there is no async API on purpose (see withNetns).
 export { Netlink, type NetlinkOptions, type AddressOptions, type RouteOptions, type NeighbourOptions, type ListFilter } from './netlink.js';
 export { NetlinkError, Errno } from './errors.js';
 export { type Link, type LinkRef, type LinkChange, type OperState, type VethOptions, MAX_IFNAME_BYTES } from './link.js';
