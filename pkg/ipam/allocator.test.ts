@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { HostScopeAllocator, IpamConflictError, IpamExhaustedError, parseCidr4 } from './index.js';
+import { type AllocatorSnapshot, HostScopeAllocator, IpamConflictError, IpamExhaustedError, parseCidr4 } from './index.js';
 
 describe('host-scope IPAM', () => {
   test('skips network, broadcast and reserved addresses; is idempotent per owner', () => {
@@ -35,7 +35,7 @@ describe('host-scope IPAM', () => {
     a.allocate('b');
     a.release('10.244.9.2');
     const b = new HostScopeAllocator('10.244.9.0/28', ['10.244.9.1']);
-    assert.deepEqual(b.restore(JSON.parse(JSON.stringify(a.snapshot()))), []);
+    assert.deepEqual(b.restore(JSON.parse(JSON.stringify(a.snapshot())) as AllocatorSnapshot), []);
     assert.equal(b.ownerOf('10.244.9.3'), 'b');
     assert.equal(b.allocate('c'), a.allocate('c'));
   });

@@ -31,7 +31,7 @@ export function parseCidr4(cidr: string): Cidr4 {
   const m = /^([^/]+)\/(\d{1,2})$/.exec(cidr);
   if (!m || Number(m[2]) > 32) throw new Error(`invalid IPv4 CIDR ${JSON.stringify(cidr)}`);
   const bits = Number(m[2]);
-  const base = ipToNum(m[1]!);
+  const base = ipToNum(m[1]);
   const size = 2 ** (32 - bits);
   if (base % size !== 0) throw new Error(`invalid IPv4 CIDR ${cidr}: host bits set (did you mean ${numToIp(base - (base % size))}/${bits}?)`);
   return { base, bits, size };
