@@ -48,8 +48,8 @@ test('the Cilium classic example: app2 may reach app1 on 80/TCP only', opts, () 
   const p: ResolvedPolicy = c.policyOf('app1');
   assert.equal(p.ingressEnforced, true);
   assert.equal(p.egressEnforced, false);
-  assert.deepEqual(p.entries[1]!.derivedFrom, [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'p' }]);
-  assert.deepEqual(p.entries[0]!.derivedFrom, [ALLOW_LOCALHOST]);
+  assert.deepEqual(p.entries[1].derivedFrom, [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'p' }]);
+  assert.deepEqual(p.entries[0].derivedFrom, [ALLOW_LOCALHOST]);
   assert.equal(c.verdict('app2', 'app1', 80).ingress, 'allowed');
   assert.equal(c.verdict('app3', 'app1', 80).ingress, 'denied');
   assert.equal(c.verdict('app2', 'app1', 22).ingress, 'denied');
