@@ -13,7 +13,7 @@ export const field = (base: string, key: string): string => {
 /** `base[i]`. */
 export const item = (base: string, i: number): string => `${base}[${i}]`;
 
-const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
+const describe = (v: unknown): string => (v === undefined ? 'nothing' : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
 
 /**
  * Reads values of one object (one document, one List item) and collects errors. Every reader
