@@ -81,7 +81,7 @@ test('errors name the object and the document', opts, () => {
     assert.fail('expected an error');
   } catch (e) {
     assert.ok(e instanceof PolicyParseError);
-    const err = e.errors[0]!;
+    const err = e.errors[0];
     assert.deepEqual([err.document, err.object, err.path], [1, 'CiliumNetworkPolicy default/p', 'spec.ingress[0].fromEntities[0]']);
     assert.equal(e.message, 'invalid policy: document 1: CiliumNetworkPolicy default/p: spec.ingress[0].fromEntities[0]: unknown entity "x"; expected one of all, world, cluster, host, remote-node, health, init, unmanaged, kube-apiserver, none');
   }

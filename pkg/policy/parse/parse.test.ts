@@ -66,7 +66,7 @@ test('other objects are returned untouched, with their position', opts, () => {
     ['Service', 'v1', 0, ''],
     ['EndpointSlice', 'discovery.k8s.io/v1', 2, '[0]'],
   ]);
-  assert.deepEqual(r.others[0]!.object['spec'], { ports: [{ port: 80 }] });
+  assert.deepEqual(r.others[0].object['spec'], { ports: [{ port: 80 }] });
 });
 
 test('namespaces: metadata, then the defaultNamespace option; cluster-wide objects have none', opts, () => {
@@ -93,12 +93,12 @@ test('syntax errors and duplicates are reported with their document', opts, () =
   };
   const syntax = err(`${CNP}\n---\nkind: [unclosed`);
   assert.equal(syntax.errors.length, 1);
-  assert.equal(syntax.errors[0]!.document, 1);
-  assert.match(syntax.errors[0]!.detail, /^YAML\/JSON syntax: /);
+  assert.equal(syntax.errors[0].document, 1);
+  assert.match(syntax.errors[0].detail, /^YAML\/JSON syntax: /);
   const dupKey = err('a: 1\na: 2');
-  assert.match(dupKey.errors[0]!.detail, /unique/);
+  assert.match(dupKey.errors[0].detail, /unique/);
   const dup = err(`${CNP}\n---\n${CNP}`);
-  assert.deepEqual([dup.errors[0]!.document, dup.errors[0]!.path, dup.errors[0]!.detail], [1, 'metadata.name', 'CiliumNetworkPolicy prod/a is defined twice in the input (also at document 0)']);
+  assert.deepEqual([dup.errors[0].document, dup.errors[0].path, dup.errors[0].detail], [1, 'metadata.name', 'CiliumNetworkPolicy prod/a is defined twice in the input (also at document 0)']);
   assert.match(dup.message, /^invalid policy: document 1: CiliumNetworkPolicy prod\/a: metadata.name: /);
 });
 

@@ -24,7 +24,7 @@ metadata: {name: p, namespace: ${ns}}
 spec:
 ${spec.replace(/^/gm, '  ')}`;
 
-const rule = (kind: string, spec: string): Rule => parsePolicies(policy(kind, spec)).policies[0]!.rules[0]!;
+const rule = (kind: string, spec: string): Rule => parsePolicies(policy(kind, spec)).policies[0].rules[0];
 const peers = (r: Rule): string[] => r.ingress.flatMap((c) => c.peers.map(String));
 
 test('CNP: the endpointSelector is restricted to the policy namespace', opts, () => {
@@ -90,7 +90,7 @@ test('CCNP: a subject selecting reserved:init keeps unscoped peers', opts, () =>
 
 test('bare rules are not scoped at all', opts, () => {
   const { policies } = parsePolicies('[{"endpointSelector": {"matchLabels": {"app": "web"}}, "ingress": [{"fromEndpoints": [{}]}]}]');
-  const r = policies[0]!.rules[0]!;
+  const r = policies[0].rules[0];
   assert.equal(r.subject.toString(), '{any:app=web}');
   assert.deepEqual(peers(r), ['{}']);
   assert.equal(r.labels.size, 0, 'no derived policy labels');
@@ -129,14 +129,14 @@ spec: {endpointSelector: {matchLabels: {a: "1"}}}
 specs:
 - endpointSelector: {matchLabels: {b: "2"}}
   egress: [{toEntities: [world]}]`);
-  const p = policies[0]!;
+  const p = policies[0];
   assert.equal(p.namespace, 'default', 'the default namespace');
   assert.deepEqual(p.rules.map((r) => r.origin), ['spec', 'specs[0]']);
-  assert.deepEqual(p.rules[1]!.egress.map((c) => c.origin), ['specs[0].egress[0]']);
+  assert.deepEqual(p.rules[1].egress.map((c) => c.origin), ['specs[0].egress[0]']);
 });
 
 test('the cluster entity uses the configured cluster name', opts, () => {
   const { policies } = parsePolicies(policy('CiliumNetworkPolicy', 'endpointSelector: {}\negress: [{toEntities: [cluster]}]'), { clusterName: 'east' });
-  const sels = policies[0]!.rules[0]!.egress[0]!.peers.map(String);
+  const sels = policies[0].rules[0].egress[0].peers.map(String);
   assert.ok(sels.includes('{k8s:io.cilium.k8s.policy.cluster=east}'), sels.join(' '));
 });

@@ -183,7 +183,7 @@ egress:
 test('policyTypes inference: Ingress always, Egress iff there are egress rules', opts, () => {
   const types = (spec: string): string[] => {
     const { policies } = parsePolicies(knp(spec));
-    const r = policies[0]!.rules[0]!;
+    const r = policies[0].rules[0];
     return [r.enforces.ingress ? 'Ingress' : '', r.enforces.egress ? 'Egress' : ''].filter(Boolean);
   };
   assert.deepEqual(types('podSelector: {}'), ['Ingress']);
@@ -240,7 +240,7 @@ test('translation keeps rule labels and origins for tracing', opts, () => {
   const { policies } = parsePolicies(knp(`podSelector: {}
 ingress:
 - from: [{podSelector: {}}, {ipBlock: {cidr: 10.0.0.0/8}}]`, 'np', 'prod').replace('metadata: {name: np, namespace: prod}', 'metadata: {name: np, namespace: prod, uid: u-1}'));
-  const r = policies[0]!.rules[0]!;
+  const r = policies[0].rules[0];
   assert.deepEqual(r.labels.toStrings(), [
     'k8s:io.cilium.k8s.policy.derived-from=NetworkPolicy',
     'k8s:io.cilium.k8s.policy.name=np',
@@ -249,5 +249,5 @@ ingress:
   ]);
   assert.deepEqual(r.ingress.map((c) => c.origin), ['spec.ingress[0].from[0]', 'spec.ingress[0].from[1]']);
   assert.equal(r.subject.toString(), '{k8s:io.kubernetes.pod.namespace=prod}');
-  assert.deepEqual(r.ingress[1]!.prefixes, ['10.0.0.0/8']);
+  assert.deepEqual(r.ingress[1].prefixes, ['10.0.0.0/8']);
 });
