@@ -122,6 +122,15 @@ export class TestCluster {
     return best ? [own, best.id] : [own];
   }
 
+  /** The label sets of the identities of identitiesOf(peer), for trace(). */
+  labelSetsOf(peer: TestPeer): LabelSet[] {
+    return this.identitiesOf(peer).map((id) => {
+      const l = this.cache.labelsOf(id);
+      if (!l) throw new Error(`identity ${id} has no labels`);
+      return l;
+    });
+  }
+
   /** The verdict of a new connection from `src` to `dst` on protocol/port. */
   verdict(src: TestPeer, dst: TestPeer, port: number, protocol: 'TCP' | 'UDP' | 'SCTP' | 'ICMP' = 'TCP'): ConnectionVerdict {
     const proto = { TCP: 6, UDP: 17, SCTP: 132, ICMP: 1 }[protocol];

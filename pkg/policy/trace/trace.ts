@@ -1,18 +1,23 @@
 // Owns policy tracing: explaining, rule by rule, whether traffic between two label sets on a
 // port is allowed (like `cilium policy trace`).
-import { LabelSource, type LabelSet } from '../../labels/index.js';
+import { LabelSet, LabelSource } from '../../labels/index.js';
 import type { Repository } from '../repository/index.js';
 import type { EnforcementMode, NamedPort } from '../resolve/types.js';
 import {
   type Clause, type Direction, type PortSpec, type Rule, type RuleRef, PORT_PROTOCOLS, Protocol, clausesOf, formatRuleRef, protocolName,
 } from '../rules/model.js';
 
-/** What to trace: a new connection from `src` to `dst`. */
+/**
+ * What to trace: a new connection from `src` to `dst`. Each side is the label set of an identity
+ * or a list of them: an address checked under two identities (its own and the CIDR identity of
+ * its longest referenced prefix) is traced with both, own labels first. Rules select an
+ * endpoint by its first label set; a peer matches a rule if any of its label sets does.
+ */
 export interface TraceQuery {
   /** Labels of the source (an endpoint identity, a reserved identity, CIDR labels...). */
-  readonly src: LabelSet;
+  readonly src: LabelSet | readonly LabelSet[];
   /** Labels of the destination. */
-  readonly dst: LabelSet;
+  readonly dst: LabelSet | readonly LabelSet[];
   /** Destination port (ICMP type for ICMP). */
   readonly dport: number;
   /** IP protocol: a number or TCP, UDP, SCTP, ICMP. */
@@ -81,15 +86,16 @@ function portMatches(spec: PortSpec, proto: number, dport: number, namedPorts: r
   return spec.port === 0 || (dport >= spec.port && dport <= (spec.endPort ?? spec.port));
 }
 
-function clauseMatches(c: Clause, peer: LabelSet, proto: number, dport: number, namedPorts: readonly NamedPort[]): boolean {
-  if (!c.peers.some((s) => s.matches(peer))) return false;
+function clauseMatches(c: Clause, peer: readonly LabelSet[], proto: number, dport: number, namedPorts: readonly NamedPort[]): boolean {
+  if (!c.peers.some((s) => peer.some((l) => s.matches(l)))) return false;
   // A clause without ports matches every protocol (ICMP included) and port.
   return c.ports.length === 0 || c.ports.some((p) => portMatches(p, proto, dport, namedPorts));
 }
 
 function traceDirection(direction: Direction, q: TraceQuery, proto: number, rules: readonly Rule[], mode: EnforcementMode): DirectionTrace {
-  const endpoint = direction === 'egress' ? q.src : q.dst;
-  const peer = direction === 'egress' ? q.dst : q.src;
+  const sets = (x: LabelSet | readonly LabelSet[]): readonly LabelSet[] => (x instanceof LabelSet ? [x] : x);
+  const endpoint = sets(direction === 'egress' ? q.src : q.dst)[0] ?? LabelSet.empty;
+  const peer = sets(direction === 'egress' ? q.dst : q.src);
   const selecting = rules.filter((r) => r.subject.matches(endpoint));
   const enforcing = selecting.filter((r) => r.enforces[direction]);
   const base = { direction, endpoint, selectingRules: uniqueRefs(selecting), enforcingRules: uniqueRefs(enforcing) };
@@ -106,7 +112,7 @@ function traceDirection(direction: Direction, q: TraceQuery, proto: number, rule
   const result = (verdict: 'allowed' | 'denied', reason: TraceReason): DirectionTrace => ({ ...base, enforced, allowedBy, deniedBy, verdict, reason });
   if (deniedBy.length > 0) return result('denied', 'denied-by-rule');
   if (allowedBy.length > 0) return result('allowed', 'allowed-by-rule');
-  if (direction === 'ingress' && peer.has(LabelSource.Reserved, 'host')) return result('allowed', 'allow-localhost');
+  if (direction === 'ingress' && peer.some((l) => l.has(LabelSource.Reserved, 'host'))) return result('allowed', 'allow-localhost');
   if (mode !== 'always' && enforcing.every((r) => !r.defaultDeny[direction])) return result('allowed', 'no-default-deny');
   return result('denied', 'default-deny');
 }
@@ -147,8 +153,9 @@ export function trace(q: TraceQuery, repo: Repository, opts: TraceOptions = {}):
   const egress = traceDirection('egress', q, proto, rules, mode);
   const ingress = traceDirection('ingress', q, proto, rules, mode);
   const verdict = egress.verdict === 'allowed' && ingress.verdict === 'allowed' ? 'allowed' : 'denied';
+  const show = (x: LabelSet | readonly LabelSet[]): string => (x instanceof LabelSet ? [x] : x).map((l) => `[${l.toString()}]`).join(' + ');
   const text = [
-    `Tracing from [${q.src.toString()}] to [${q.dst.toString()}] port ${q.dport}/${protocolName(proto)}`,
+    `Tracing from ${show(q.src)} to ${show(q.dst)} port ${q.dport}/${protocolName(proto)}`,
     '',
     ...describeDirection(egress),
     '',
