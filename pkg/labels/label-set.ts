@@ -19,10 +19,17 @@ export class LabelSet implements Iterable<Label> {
 
   readonly #labels: readonly Label[];
   readonly #key: string;
+  /** Labels by key: selectors look labels up by key on every match, so this must be fast. */
+  readonly #byKey = new Map<string, Label[]>();
 
   private constructor(sorted: readonly Label[]) {
     this.#labels = Object.freeze(sorted);
     this.#key = sorted.map(formatLabelForKey).join('');
+    for (const l of sorted) {
+      const list = this.#byKey.get(l.key);
+      if (list) list.push(l);
+      else this.#byKey.set(l.key, [l]);
+    }
   }
 
   /** Builds a set from labels; for a repeated (source, key) the last value wins. */
@@ -74,13 +81,16 @@ export class LabelSet implements Iterable<Label> {
    * The labels with this key whose source matches: `any` matches every source (the selector
    * rule of Cilium's LabelArray.Has/Get).
    */
-  find(source: LabelSourceName, key: string): Label[] {
-    return this.#labels.filter((l) => l.key === key && (source === LabelSource.Any || l.source === source));
+  find(source: LabelSourceName, key: string): readonly Label[] {
+    const list = this.#byKey.get(key);
+    if (!list) return [];
+    return source === LabelSource.Any ? list : list.filter((l) => l.source === source);
   }
 
   /** Whether a label with this key (and matching source, `any` = every source) is present. */
   has(source: LabelSourceName, key: string): boolean {
-    return this.#labels.some((l) => l.key === key && (source === LabelSource.Any || l.source === source));
+    const list = this.#byKey.get(key);
+    return list !== undefined && (source === LabelSource.Any || list.some((l) => l.source === source));
   }
 
   /** The value of the label (source, key) or undefined; with source `any`, the first one found. */

@@ -59,7 +59,7 @@ function normalize(r: Requirement): Requirement {
 }
 
 function matchesRequirement(r: Requirement, labels: LabelSet): boolean {
-  const candidates: Label[] = labels.find(r.source, r.key);
+  const candidates: readonly Label[] = labels.find(r.source, r.key);
   switch (r.operator) {
     case 'Exists':
       return candidates.length > 0;

@@ -35,6 +35,8 @@ export class Repository {
   readonly #policies = new Map<string, PolicyObject>();
   readonly #cache: SelectorCache | undefined;
   #revision = 0;
+  /** Flattened rules, rebuilt lazily after a change (resolve() reads them once per endpoint). */
+  #rules: readonly Rule[] | undefined;
 
   constructor(opts: RepositoryOptions = {}) {
     this.#cache = opts.selectorCache;
@@ -57,7 +59,7 @@ export class Repository {
       if (old) this.#release(old);
       this.#policies.set(k, p);
     }
-    return ++this.#revision;
+    return this.#changed();
   }
 
   /** Deletes the policy with this key. Returns the new revision (unchanged when absent). */
@@ -67,7 +69,7 @@ export class Repository {
     if (!old) return this.#revision;
     this.#policies.delete(k);
     this.#release(old);
-    return ++this.#revision;
+    return this.#changed();
   }
 
   /** Deletes every policy. Returns the new revision (unchanged when already empty). */
@@ -75,7 +77,7 @@ export class Repository {
     if (this.#policies.size === 0) return this.#revision;
     for (const p of this.#policies.values()) this.#release(p);
     this.#policies.clear();
-    return ++this.#revision;
+    return this.#changed();
   }
 
   /** The policy with this key, or undefined. */
@@ -88,9 +90,10 @@ export class Repository {
     return [...this.#policies.values()];
   }
 
-  /** Every rule of every policy. */
-  rules(): Rule[] {
-    return this.list().flatMap((p) => [...p.rules]);
+  /** Every rule of every policy, in policy order. The array must not be modified. */
+  rules(): readonly Rule[] {
+    this.#rules ??= this.list().flatMap((p) => [...p.rules]);
+    return this.#rules;
   }
 
   /**
@@ -105,6 +108,11 @@ export class Repository {
       .map((text) => ({ text, p: parsePrefix(text) }))
       .sort((a, b) => a.p.family - b.p.family || (a.p.address < b.p.address ? -1 : a.p.address > b.p.address ? 1 : a.p.length - b.p.length))
       .map((x) => x.text);
+  }
+
+  #changed(): number {
+    this.#rules = undefined;
+    return ++this.#revision;
   }
 
   #release(p: PolicyObject): void {

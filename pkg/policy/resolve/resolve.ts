@@ -20,27 +20,33 @@ interface L4 {
   readonly block: PortBlock;
 }
 
-/** One policy map key being collected, with the rules that allow and deny it. */
+/** One policy map key being collected, with the rules that allow and deny it (by formatted ref). */
 interface RawEntry {
-  readonly identity: number;
-  readonly direction: Direction;
   readonly l4: L4;
   readonly allow: Map<string, RuleRef>;
   readonly deny: Map<string, RuleRef>;
 }
 
-/** Entries being collected for one endpoint: key → verdicts and sources. */
-class EntryCollector {
-  readonly #entries = new Map<string, RawEntry>();
+/** The entries of one (direction, identity): the unit within which LPM lookups happen. */
+interface EntryGroup {
+  readonly direction: Direction;
+  readonly identity: number;
+  /** By L4 key: protocol (8 bits), port (16), prefix length (5) packed in one number. */
+  readonly byL4: Map<number, RawEntry>;
+}
 
-  add(identity: number, direction: Direction, l4: L4, deny: boolean, from: RuleRef): void {
-    const key = `${direction}|${identity}|${l4.protocol}|${l4.block.port}|${l4.block.prefixLen}`;
-    let e = this.#entries.get(key);
-    if (!e) {
-      e = { identity, direction, l4, allow: new Map(), deny: new Map() };
-      this.#entries.set(key, e);
-    }
-    (deny ? e.deny : e.allow).set(formatRuleRef(from), from);
+/** Entries being collected for one endpoint. */
+class EntryCollector {
+  readonly #groups = new Map<string, EntryGroup>();
+
+  add(identity: number, direction: Direction, l4: L4, deny: boolean, from: RuleRef, fromKey: string = formatRuleRef(from)): void {
+    const gk = `${direction}|${identity}`;
+    let g = this.#groups.get(gk);
+    if (!g) this.#groups.set(gk, (g = { direction, identity, byL4: new Map() }));
+    const k = l4.protocol * 2 ** 21 + l4.block.port * 32 + l4.block.prefixLen;
+    let e = g.byL4.get(k);
+    if (!e) g.byL4.set(k, (e = { l4, allow: new Map(), deny: new Map() }));
+    (deny ? e.deny : e.allow).set(fromKey, from);
   }
 
   /**
@@ -50,21 +56,15 @@ class EntryCollector {
    * only case that matters: a deny block inside an allow block is longer and wins by itself.
    */
   finish(): PolicyEntry[] {
-    const groups = new Map<string, { denies: L4[]; all: RawEntry[] }>();
-    for (const e of this.#entries.values()) {
-      const g = `${e.direction}|${e.identity}`;
-      let group = groups.get(g);
-      if (!group) groups.set(g, (group = { denies: [], all: [] }));
-      group.all.push(e);
-      if (e.deny.size > 0) group.denies.push(e.l4);
-    }
     const out: PolicyEntry[] = [];
-    for (const { denies, all } of groups.values()) {
-      for (const e of all) {
+    for (const { direction, identity, byL4 } of this.#groups.values()) {
+      const denies: L4[] = [];
+      for (const e of byL4.values()) if (e.deny.size > 0) denies.push(e.l4);
+      for (const e of byL4.values()) {
         const deny = e.deny.size > 0;
         if (!deny && denies.some((d) => l4Covers(d, e.l4))) continue;
         const refs = [...(deny ? e.deny : e.allow).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
-        out.push({ identity: e.identity, direction: e.direction, protocol: e.l4.protocol, port: e.l4.block.port, portPrefixLen: e.l4.block.prefixLen, deny, derivedFrom: refs });
+        out.push({ identity, direction, protocol: e.l4.protocol, port: e.l4.block.port, portPrefixLen: e.l4.block.prefixLen, deny, derivedFrom: refs });
       }
     }
     return out.sort(compareEntries);
@@ -109,16 +109,17 @@ class Resolver {
   }
 
   clause(clause: Clause, direction: Direction, deny: boolean, from: RuleRef): void {
+    const fromKey = formatRuleRef(from);
     for (const sel of clause.peers) {
       if (clause.ports.length === 0) {
         // L3-only: every protocol, every port (and ICMP).
-        for (const id of this.peers(sel)) this.out.add(id, direction, { protocol: Protocol.ANY, block: ANY_PORT }, deny, from);
+        for (const id of this.peers(sel)) this.out.add(id, direction, { protocol: Protocol.ANY, block: ANY_PORT }, deny, from, fromKey);
         continue;
       }
       for (const spec of clause.ports) {
         if (typeof spec.port === 'number') {
           const l4s = numericL4(spec as PortSpec & { port: number });
-          for (const id of this.peers(sel)) for (const l4 of l4s) this.out.add(id, direction, l4, deny, from);
+          for (const id of this.peers(sel)) for (const l4 of l4s) this.out.add(id, direction, l4, deny, from, fromKey);
         } else if (direction === 'ingress') {
           this.ingressNamedPort(sel, spec, spec.port, deny, from);
         } else {
