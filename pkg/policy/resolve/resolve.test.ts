@@ -270,9 +270,13 @@ test('selectorKeys name the selectors the result depends on', opts, () => {
 - fromEntities: [all]
   toPorts: [{ports: [{port: "53", protocol: UDP}]}]`));
   const p = c.policyOf('app1');
-  assert.deepEqual(p.selectorKeys, ['', 'any:id=app2, k8s:io.kubernetes.pod.namespace=default']);
+  // The wildcard (entity all) resolves to identity 0 and depends on no identity.
+  assert.deepEqual(p.selectorKeys, ['any:id=app2, k8s:io.kubernetes.pod.namespace=default']);
   assert.deepEqual(p.matchingRules, [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'p' }]);
   assert.deepEqual(c.policyOf('app2').selectorKeys, [], 'app2 is not selected by any rule');
+  // Egress named ports with a wildcard peer depend on every identity: the wildcard key is listed.
+  c.apply(cnp('egress:\n- toPorts: [{ports: [{port: web}]}]', 'named'));
+  assert.ok(c.policyOf('app1').selectorKeys.includes(''));
 });
 
 test('entries from several rules are merged and remember every source', opts, () => {
@@ -281,4 +285,18 @@ test('entries from several rules are merged and remember every source', opts, ()
   c.apply(cnp('ingress:\n- fromEndpoints: [{matchLabels: {id: app2}}]', 'a'));
   const e = c.policyOf('app1').entries.find((x) => x.identity === c.pods.get('app2')!.identity)!;
   assert.deepEqual(e.derivedFrom.map((r) => r.name), ['a', 'b']);
+});
+
+test('incremental flow: a new identity changes a selector that the endpoint depends on', opts, () => {
+  const c = cluster();
+  c.apply(cnp('ingress:\n- fromEndpoints: [{matchLabels: {role: client}}]'));
+  const before = c.policyOf('app1');
+  assert.deepEqual(entries(c), ['ingress host 0 0/0 allow']);
+  // A pod with a new label set appears: the cache reports which selectors changed.
+  const changed = c.cache.upsertIdentity(900, c.pods.get('app2')!.labels.union([{ source: 'k8s', key: 'role', value: 'client' }]));
+  assert.ok(changed.some((k) => before.selectorKeys.includes(k)), 'app1 must be recomputed');
+  assert.deepEqual(c.policyOf('app1').entries.map((e) => e.identity), [1, 900]);
+  // An unrelated identity changes nothing app1 depends on.
+  const unrelated = c.cache.upsertIdentity(901, c.pods.get('app3')!.labels);
+  assert.ok(!unrelated.some((k) => before.selectorKeys.includes(k)));
 });

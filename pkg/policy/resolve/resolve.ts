@@ -102,10 +102,14 @@ class Resolver {
     private readonly out: EntryCollector,
   ) {}
 
-  /** Peer identities of a selector; the wildcard is identity 0 (any identity, known or not). */
+  /**
+   * Peer identities of a selector; the wildcard is identity 0 (any identity, known or not), which
+   * does not depend on the identity table, so it is not recorded in selectorKeys.
+   */
   peers(sel: EndpointSelector): Iterable<number> {
+    if (sel.isWildcard) return [ReservedIdentity.Unknown];
     this.selectorKeys.add(sel.key);
-    return sel.isWildcard ? [ReservedIdentity.Unknown] : this.cache.selections(sel);
+    return this.cache.selections(sel);
   }
 
   clause(clause: Clause, direction: Direction, deny: boolean, from: RuleRef): void {
