@@ -1,6 +1,5 @@
 // Owns resolve(): turning the rules that select an endpoint into its policy map entries.
-import type { EndpointSelector } from '../../labels/index.js';
-import { ReservedIdentity } from '../../labels/index.js';
+import { type EndpointSelector, ReservedIdentity } from '../../labels/index.js';
 import type { Repository } from '../repository/index.js';
 import type { SelectorCache } from '../selectorcache/index.js';
 import {
