@@ -59,7 +59,7 @@ export function parseNetConf(stdin: string): NetConf {
     }
     if (cni.namespace !== undefined && typeof cni.namespace !== 'string') throw new CniError(CniCode.InvalidNetworkConfig, 'network config: field args.cni.namespace must be a string');
   }
-  return { ...c, cniVersion: c.cniVersion, name: (c.name as string | undefined) ?? '', type: (c.type as string | undefined) ?? 'cilia-cni' } as NetConf;
+  return { ...c, cniVersion: c.cniVersion, name: (c.name) ?? '', type: (c.type as string | undefined) ?? 'cilia-cni' };
 }
 
 /** Validates the environment and stdin of a non-VERSION command. */
