@@ -242,6 +242,15 @@ function codecFrom<T>(cName: string, type: FieldType<T>, fields: readonly Field[
   };
 }
 
+/**
+ * Wraps a single field type as a codec, for maps whose key or value is not a struct, e.g.
+ * `asCodec(bytes(16))` for a `__u8[16]` value. `cName` (default: the type's C spelling) is what the
+ * alignment check looks up.
+ */
+export function asCodec<T>(type: FieldType<T>, cName: string = type.cType): Codec<T> {
+  return codecFrom(cName, type, []);
+}
+
 /** Codec for a map with `__u8` keys or values. */
 export const u8Codec: Codec<number> = codecFrom('__u8', u8, []);
 /** Codec for a map with `__u16` keys or values (host order). */

@@ -14,7 +14,7 @@ export {
   moveToCgroup, removeCgroup, type CgroupAttachOptions, type CgroupHook,
 } from './cgroup.js';
 export {
-  array, be16, be32, bytes, i16, i32, i64, i8, ipv4, ipv4Codec, isStructCodec, mac, pad, roundUp, struct, u16, u16Codec,
+  array, asCodec, be16, be32, bytes, i16, i32, i64, i8, ipv4, ipv4Codec, isStructCodec, mac, pad, roundUp, struct, u16, u16Codec,
   u32, u32Codec, u64, u64Codec, u8, u8Codec, type Codec, type CodecValue, type Field, type FieldType, type PadType,
   type StructOptions, type StructValue,
 } from './codec.js';
