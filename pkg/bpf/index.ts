@@ -20,7 +20,7 @@ export {
 } from './codec.js';
 export { bpfMapInfo, bpfProgInfo, mapInfo, progIdOf, progInfo, type MapInfo, type ProgInfo } from './info.js';
 export {
-  BpfError, captureLibbpfLog, errnoDescription, errnoName, setLibbpfLogger, type LibbpfLogger, type LibbpfLogLevel,
+  BpfError, captureLibbpfLog, defaultLibbpfLogger, errnoDescription, errnoName, setLibbpfLogger, type LibbpfLogger, type LibbpfLogLevel,
 } from './libbpf.js';
 export {
   BpfMap, BPF_F_NO_PREALLOC, mapDifferences, MapType, mapTypeName, PinnedMapMismatchError, type MapSpec, type MapTypeId,

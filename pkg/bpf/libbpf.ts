@@ -345,8 +345,11 @@ export type LibbpfLogLevel = 'warn' | 'info' | 'debug';
 export type LibbpfLogger = (level: LibbpfLogLevel, message: string) => void;
 
 const LEVELS: readonly LibbpfLogLevel[] = ['warn', 'info', 'debug'];
-const defaultLogger: LibbpfLogger = (level, message) => process.stderr.write(`libbpf ${level}: ${message}\n`);
-let logger: LibbpfLogger | null = defaultLogger;
+/** The logger in place until `setLibbpfLogger` is called: writes "libbpf <level>: <message>" lines to stderr. */
+export const defaultLibbpfLogger: LibbpfLogger = (level, message) => {
+  process.stderr.write(`libbpf ${level}: ${message}\n`);
+};
+let logger: LibbpfLogger | null = defaultLibbpfLogger;
 let logMaxLevel = 0; // index into LEVELS: messages at or below it are delivered
 let printerCallback: CPtr | undefined;
 interface Captured { level: number; message: string }
