@@ -65,8 +65,8 @@ describe('checkAlignment against a compiled object', () => {
       (e: unknown) => {
         assert.ok(e instanceof AlignmentError);
         assert.equal(e.mismatches.length, 3);
-        assert.equal(e.mismatches[0]!.struct, 'struct align_test');
-        assert.equal(e.mismatches[0]!.field, 'id');
+        assert.equal(e.mismatches[0].struct, 'struct align_test');
+        assert.equal(e.mismatches[0].field, 'id');
         assert.match(e.message, /struct align_test: field id: offset 2 in TS, 4 in C\n/);
         assert.match(e.message, /struct nope: not found/);
         return true;

@@ -166,6 +166,16 @@ export function mountCgroup2(mountpoint: string): boolean {
 }
 
 /**
+ * Unmounts a cgroup v2 mount made with `mountCgroup2` (the hierarchy and its cgroups live on). Throws Error if
+ * `mountpoint` is not a cgroup v2 mount root, BpfError "umount2(<path>)" if the kernel refuses.
+ */
+export function unmountCgroup2(mountpoint: string): void {
+  const abs = path.resolve(mountpoint);
+  if (!isCgroup2(abs) || isCgroup2(path.dirname(abs))) throw new Error(`unmountCgroup2(${abs}): not a cgroup v2 mount root`);
+  if (libc().umount2(abs, 0) !== 0) throw new BpfError(`umount2(${abs})`, koffi.errno());
+}
+
+/**
  * Creates the cgroup directory `dir` (and missing parents) inside a cgroup v2 hierarchy. Existing is fine.
  * Throws Error if the nearest existing ancestor is not cgroup v2 (so a wrong path never becomes a plain directory).
  */

@@ -11,7 +11,7 @@ export { assertAligned, checkAlignment, AlignmentError, type AlignmentMismatch }
 export { Btf, BtfKind, type BtfMember, type BtfType, type BtfVarSecinfo } from './btf.js';
 export {
   cgroupAttach, cgroupDetach, cgroupQuery, CgroupAttachType, createCgroup, findCgroup2Mount, isCgroup2, mountCgroup2,
-  moveToCgroup, removeCgroup, type CgroupAttachOptions, type CgroupHook,
+  moveToCgroup, removeCgroup, unmountCgroup2, type CgroupAttachOptions, type CgroupHook,
 } from './cgroup.js';
 export {
   array, asCodec, be16, be32, bytes, i16, i32, i64, i8, ipv4, ipv4Codec, isStructCodec, mac, pad, roundUp, struct, u16, u16Codec,

@@ -38,6 +38,7 @@ export class RingBufferReader {
   private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
   private readonly done: Promise<void>;
   private stopping: Promise<void> | undefined;
+  private workerRunning = true;
   private records = 0;
   private batches = 0;
   private bytes = 0;
@@ -58,7 +59,10 @@ export class RingBufferReader {
     this.ready.catch(() => undefined); // reported through onError too; awaiting it is optional
     let doneResolve!: () => void;
     const doneMessage = new Promise<void>((res) => { doneResolve = res; });
-    const exited = new Promise<void>((res) => this.worker.once('exit', () => res()));
+    const exited = new Promise<void>((res) => this.worker.once('exit', () => {
+      this.workerRunning = false;
+      res();
+    }));
     this.worker.on('message', (m: RingWorkerMessage) => {
       switch (m.type) {
         case 'ready': readyResolve(); break;
@@ -97,6 +101,11 @@ export class RingBufferReader {
       throw e;
     }
     return new RingBufferReader(fd, onRecords, options);
+  }
+
+  /** True until the worker thread has exited (after `stop()`, or after it failed). */
+  get running(): boolean {
+    return this.workerRunning;
   }
 
   /** Records, batches and bytes delivered so far. */

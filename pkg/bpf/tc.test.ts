@@ -18,7 +18,7 @@ async function startUdpEcho(ns: string, ip: string): Promise<ChildProcess> {
     d.on('message', (m, r) => d.send(m, r.port, r.address));
     d.bind(${PORT}, ${JSON.stringify(ip)}, () => process.stdout.write('ready\\n'));`;
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await once(child.stdout!, 'data');
+  await once(child.stdout, 'data');
   return child;
 }
 
