@@ -6,8 +6,8 @@
 // - koffi 3 pointers are BigInt; a Node Buffer passed as `void *` reaches C as a pointer to its bytes.
 // - `*_opts` structs need `sz` == koffi.sizeof(type) exactly; parameters libbpf writes back are `_Inout_`.
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
-import util from 'node:util';
 import { isMainThread } from 'node:worker_threads';
+import { ERRNO_NAMES } from './errno.js';
 
 /** A C pointer as koffi 3 hands it out (BigInt address). NULL is `null`. */
 export type CPtr = bigint;
@@ -67,6 +67,7 @@ export interface LibbpfApi {
   bpf_map__set_pin_path(map: CPtr, path: string | null): number;
   bpf_map__pin_path(map: CPtr): string | null;
   bpf_map__is_internal(map: CPtr): boolean;
+  bpf_map__reuse_fd(map: CPtr, fd: number): number;
   bpf_obj_get(path: string): number;
   bpf_obj_pin(fd: number, path: string): number;
   bpf_obj_get_info_by_fd(fd: number, info: CMem, len: number[]): number;
@@ -147,6 +148,7 @@ const LIBBPF_DECLS: Record<keyof LibbpfApi, string> = {
   bpf_map__set_pin_path: 'int bpf_map__set_pin_path(bpf_map *map, const char *path)',
   bpf_map__pin_path: 'const char *bpf_map__pin_path(const bpf_map *map)',
   bpf_map__is_internal: 'bool bpf_map__is_internal(const bpf_map *map)',
+  bpf_map__reuse_fd: 'int bpf_map__reuse_fd(bpf_map *map, int fd)',
   bpf_obj_get: 'int bpf_obj_get(const char *path)',
   bpf_obj_pin: 'int bpf_obj_pin(int fd, const char *path)',
   bpf_obj_get_info_by_fd: 'int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *info_len)',
@@ -280,22 +282,17 @@ export function libc(): LibcApi {
 // Errors
 
 /** libbpf's own error codes (libbpf.h `enum libbpf_errno`), which are not errnos. */
-const LIBBPF_ERRNO_NAMES: Record<number, string> = {
+const LIBBPF_ERRNO_NAMES: Readonly<Record<number, string>> = {
   4000: 'LIBBPF_ERRNO__LIBELF', 4001: 'LIBBPF_ERRNO__FORMAT', 4002: 'LIBBPF_ERRNO__KVERSION',
   4003: 'LIBBPF_ERRNO__ENDIAN', 4004: 'LIBBPF_ERRNO__INTERNAL', 4005: 'LIBBPF_ERRNO__RELOC',
   4006: 'LIBBPF_ERRNO__LOAD', 4007: 'LIBBPF_ERRNO__VERIFY', 4008: 'LIBBPF_ERRNO__PROG2BIG',
   4009: 'LIBBPF_ERRNO__KVER', 4010: 'LIBBPF_ERRNO__PROGTYPE', 4011: 'LIBBPF_ERRNO__WRNGPID',
   4012: 'LIBBPF_ERRNO__INVSEQ', 4013: 'LIBBPF_ERRNO__NLPARSE',
-  // Kernel-internal codes that leak to user space through bpf(2).
-  512: 'ERESTARTSYS', 524: 'ENOTSUPP',
 };
 
-/** Symbolic name of a positive errno (or libbpf error code), e.g. 17 → "EEXIST". */
+/** Symbolic name of a positive errno (or libbpf error code), e.g. 17 → "EEXIST"; "E<n>" when unknown. */
 export function errnoName(errno: number): string {
-  const known = LIBBPF_ERRNO_NAMES[errno];
-  if (known) return known;
-  const name = util.getSystemErrorName(-errno);
-  return name.startsWith('Unknown') ? `E${errno}` : name;
+  return ERRNO_NAMES[errno] ?? LIBBPF_ERRNO_NAMES[errno] ?? `E${errno}`;
 }
 
 /** Human description of a positive errno (or libbpf error code), e.g. 17 → "File exists". */

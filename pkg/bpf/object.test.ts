@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { bytes, i32, struct, u16, u32, u32Codec, u64, u64Codec, u8 } from './codec.js';
 import { BpfError, defaultLibbpfLogger, errnoName, setLibbpfLogger, type LibbpfLogLevel } from './libbpf.js';
-import { BpfMap, PinnedMapMismatchError } from './map.js';
+import { BpfMap, MapType, PinnedMapMismatchError } from './map.js';
 import { BpfLoadError, BpfObject } from './object.js';
 import { isPinned } from './pin.js';
 import { testRun } from './testrun.js';
@@ -130,6 +130,17 @@ describe('BpfObject', () => {
     assert.ok(isPinned(where));
     const again = load('bpftest_tc', { mapPinPaths: { tc_counts: where } });
     assert.equal(again.map('tc_counts', u32Codec, u64Codec).info.id, o.map('tc_counts', u32Codec, u64Codec).info.id);
+  });
+
+  test('an existing map can stand in for one of the object\'s maps', { timeout: 15_000 }, () => {
+    const shared = BpfMap.create({ type: MapType.Array, name: 'cb_shared', key: u32Codec, value: u64Codec, maxEntries: 2 });
+    try {
+      const o = load('bpftest_tc', { reuseMapFds: { tc_counts: shared.fd } });
+      testRun(o.program('count_v2').fd, { data: packet, repeat: 3 });
+      assert.equal(shared.get(1), 3n);
+    } finally {
+      shared.close();
+    }
   });
 
   test('a verifier rejection names the program and carries the verifier log', { timeout: 15_000 }, () => {

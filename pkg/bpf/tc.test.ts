@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { u32Codec, u64Codec } from './codec.js';
-import { progIdOf, progInfo } from './info.js';
+import { progIdOf, progInfo, progInfoById } from './info.js';
 import type { BpfMap } from './map.js';
 import { ifindexOf } from './netns.js';
 import { BpfObject } from './object.js';
@@ -72,6 +72,17 @@ describe('tc attach', () => {
     assert.equal(id, v1.id);
     assert.equal(tcQuery(ingress), progIdOf(v1.fd));
     assert.equal(progInfo(v1.fd).name, 'count_v1');
+    // A fresh load of the same object gives another id but the same tag: how a restarted agent can tell
+    // that the attached program is already the one it wants.
+    const again = BpfObject.load(testObject('bpftest_tc'));
+    try {
+      const attached = progInfoById(tcQuery(ingress)!)!;
+      assert.notEqual(attached.id, again.program('count_v1').id);
+      assert.equal(attached.tag, again.program('count_v1').tag);
+      assert.notEqual(attached.tag, again.program('count_v2').tag);
+    } finally {
+      again.close();
+    }
 
     counts.clear();
     const r = await udpFlood(pair.b.ns, pair.a.ip, 20);
