@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import koffi from 'koffi';
 import { progIdOf } from './info.js';
-import { BpfError, libbpf, libc, OPTS_SIZE } from './libbpf.js';
+import { BpfError } from './errors.js';
+import { libbpf, libc, OPTS_SIZE } from './libbpf.js';
 import { closeFd } from './pin.js';
 
 /** BPF_CGROUP_* attach types of the socket hooks (enum bpf_attach_type, linux/bpf.h). */

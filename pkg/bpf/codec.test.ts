@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  array, be16, be32, bytes, type CodecValue, i32, ipv4, mac, pad, struct, u16, u32, u32Codec, u64, u64Codec, u8,
+  array, be16, be32, bytes, type CodecValue, i32, ipv4, ipv6, mac, pad, struct, u16, u32, u32Codec, u64, u64Codec, u8,
 } from './codec.js';
 
 const offsets = (c: { fields: readonly { name: string; offset: number }[] }): Record<string, number> =>
@@ -88,6 +88,27 @@ describe('encode and decode', () => {
     assert.equal(b.length, all.size);
     assert.deepEqual(all.decode(b), v);
     assert.equal(b.readUInt32BE(all.fields.find((f) => f.name === 'g')!.offset), 0x01020304);
+  });
+
+  test('ipv6 parses every text form and decodes to RFC 5952 form', { timeout: 5_000 }, () => {
+    const s = struct('v6', { a: ipv6 });
+    const cases: Array<[string, string, string]> = [
+      ['fd00::1', 'fd000000000000000000000000000001', 'fd00::1'],
+      ['::', '00000000000000000000000000000000', '::'],
+      ['::1', '00000000000000000000000000000001', '::1'],
+      ['2001:DB8:0:0:1:0:0:1', '20010db8000000000001000000000001', '2001:db8::1:0:0:1'],
+      ['fe80::', 'fe800000000000000000000000000000', 'fe80::'],
+      ['::ffff:10.244.251.9', '00000000000000000000ffff0af4fb09', '::ffff:af4:fb09'],
+      ['1:2:3:4:5:6:7:8', '00010002000300040005000600070008', '1:2:3:4:5:6:7:8'],
+      ['1:0:3:4:5:6:7:8', '00010000000300040005000600070008', '1:0:3:4:5:6:7:8'],
+    ];
+    for (const [text, hex, canonical] of cases) {
+      const b = s.encode({ a: text });
+      assert.equal(b.toString('hex'), hex, text);
+      assert.equal(s.decode(b).a, canonical, text);
+    }
+    assert.equal(ipv6.align, 4);
+    assert.throws(() => s.encode({ a: '1::2::3' }), /is not an IPv6 address/);
   });
 
   test('decoded Buffers are copies', { timeout: 5_000 }, () => {

@@ -1,6 +1,7 @@
 // Owns what the kernel reports about a BPF map or program fd (BPF_OBJ_GET_INFO_BY_FD), in friendly shapes.
 import { bytes, pad, struct, u32, u64 } from './codec.js';
-import { BpfError, check, libbpf } from './libbpf.js';
+import { BpfError, check } from './errors.js';
+import { libbpf } from './libbpf.js';
 import { closeFd } from './pin.js';
 
 /**

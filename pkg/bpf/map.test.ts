@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { asCodec, bytes, ipv4, mac, pad, struct, u16, u32, u32Codec, u64, u64Codec, u8 } from './codec.js';
-import { BpfError } from './libbpf.js';
+import { BpfError } from './errors.js';
 import { BpfMap, MapType, PinnedMapMismatchError } from './map.js';
 import { isPinned, numPossibleCpus } from './pin.js';
 import { scratchPinRoot } from './testenv.js';

@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { type Codec, roundUp } from './codec.js';
 import { type MapInfo, mapInfo } from './info.js';
-import { BpfError, OPTS_SIZE, check, libbpf, type MapBatchOpts } from './libbpf.js';
+import { BpfError, check } from './errors.js';
+import { OPTS_SIZE, libbpf, type MapBatchOpts } from './libbpf.js';
 import { closeFd, getPinned, numPossibleCpus, pinFd, unpin } from './pin.js';
 
 /** BPF_MAP_TYPE_* numbers (linux/bpf.h). */

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import koffi from 'koffi';
 import { isMainThread } from 'node:worker_threads';
-import { BpfError, libc } from './libbpf.js';
+import { BpfError } from './errors.js';
+import { libc } from './libbpf.js';
 
 const CLONE_NEWNET = 0x40000000;
 

@@ -6,7 +6,9 @@ import koffi from 'koffi';
 import { Btf, BtfKind } from './btf.js';
 import type { Codec } from './codec.js';
 import { mapInfo, progInfo } from './info.js';
-import { BpfError, captureLibbpfLog, check, checkPtr, type CPtr, libbpf, OPTS_SIZE } from './libbpf.js';
+import { BpfError, check, checkPtr } from './errors.js';
+import { type CPtr, libbpf, OPTS_SIZE } from './libbpf.js';
+import { captureLibbpfLog } from './log.js';
 import { BpfMap, mapDifferences, PinnedMapMismatchError } from './map.js';
 import { closeFd, dupFd, getPinned, unpin } from './pin.js';
 

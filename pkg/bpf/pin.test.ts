@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { u32Codec } from './codec.js';
 import { mapInfo } from './info.js';
-import { BpfError, libc } from './libbpf.js';
+import { BpfError } from './errors.js';
+import { libc } from './libbpf.js';
 import { BpfMap, MapType } from './map.js';
 import { closeFd, dupFd, ensureBpffs, getPinned, isOnBpffs, isPinned, numPossibleCpus, pinFd, removePinDir, unpin } from './pin.js';
 

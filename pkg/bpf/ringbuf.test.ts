@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { u32Codec, u64Codec } from './codec.js';
-import { BpfError } from './libbpf.js';
+import { BpfError } from './errors.js';
 import type { BpfMap } from './map.js';
 import { BpfObject } from './object.js';
 import { pinFd } from './pin.js';
