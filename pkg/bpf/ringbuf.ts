@@ -27,9 +27,9 @@ export interface RingBufferStats {
 
 /**
  * Reads a BPF_MAP_TYPE_RINGBUF map in a worker thread and calls `onRecords` on the main thread with batches of
- * records, in ring order. Each record is a Buffer of exactly the size the program submitted (a view into the
- * batch; copy it to keep it beyond the batch's lifetime — it is never reused, so keeping it is also fine).
- * The reader keeps the process alive until `stop()`.
+ * records, in ring order. Each record is a Buffer of exactly the size the program submitted. It is a view into
+ * the batch's memory, which is never reused, so keeping it is safe; but it keeps the whole batch (up to
+ * `batchBytes`) alive, so copy the few records you keep for long. The reader keeps the process alive until `stop()`.
  */
 export class RingBufferReader {
   /** Resolves once the worker is consuming; rejects if it could not start. */
