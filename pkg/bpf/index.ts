@@ -27,7 +27,6 @@ export {
   BpfMap, BPF_F_NO_PREALLOC, mapDifferences, MapType, mapTypeName, PinnedMapMismatchError, type MapSpec, type MapTypeId,
   type UpdateFlag,
 } from './map.js';
-export { ifindexOf, netnsPath, withNetns } from './netns.js';
 export { BpfLoadError, BpfObject, type BpfProgram, type ConstantValue, type ObjectOptions } from './object.js';
 export {
   BPF_FS_MAGIC, closeFd, dupFd, ensureBpffs, getPinned, isOnBpffs, isPinned, numPossibleCpus, pinFd, removePinDir, unpin,

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { u32Codec, u64Codec } from './codec.js';
 import { progIdOf, progInfo, progInfoById } from './info.js';
 import type { BpfMap } from './map.js';
-import { ifindexOf } from './netns.js';
+import { ifindexOf } from '../netns/index.js';
 import { BpfObject } from './object.js';
 import { tcAttach, tcDetach, tcQuery, tcRemoveClsact, type TcTarget } from './tc.js';
 import { scratchVethPair, testObject } from './testenv.js';

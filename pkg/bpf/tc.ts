@@ -3,7 +3,7 @@
 import { BpfError } from './errors.js';
 import { libbpf, OPTS_SIZE, type TcHook, type TcOpts } from './libbpf.js';
 import { captureLibbpfLog } from './log.js';
-import { withNetns } from './netns.js';
+import { withNetns } from '../netns/index.js';
 
 /** Which side of the device: packets the device receives (ingress) or sends (egress). */
 export type TcDirection = 'ingress' | 'egress';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { struct, u32, u32Codec, u64Codec } from './codec.js';
 import { BpfError } from './errors.js';
-import { ifindexOf, withNetns } from './netns.js';
+import { ifindexOf, withNetns } from '../netns/index.js';
 import { BpfObject } from './object.js';
 import { testRun } from './testrun.js';
 import { scratchVethPair, testObject } from './testenv.js';

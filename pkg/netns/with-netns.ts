@@ -85,3 +85,13 @@ export function withNetns<T>(target: NetnsRef, fn: () => T): T {
     fs.closeSync(origFd);
   }
 }
+
+const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *ifname)');
+
+/** The ifindex of device `name` (inside `netns` when given). Throws when there is no such device. */
+export function ifindexOf(name: string, netns?: NetnsRef): number {
+  const lookup = (): number => ifNameToIndex(name) as number;
+  const idx = netns === undefined ? lookup() : withNetns(netns, lookup);
+  if (idx === 0) throw new Error(`no network device named ${name}${netns === undefined ? '' : ` in netns ${String(netns)}`}`);
+  return idx;
+}
