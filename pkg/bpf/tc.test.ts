@@ -159,6 +159,6 @@ describe('tc attach', () => {
   test('errors name the call and the target', { timeout: 15_000 }, () => {
     assert.throws(() => tcAttach({ ifindex: 999_999, direction: 'ingress', progFd: obj.program('count_v1').fd, netns: pair.a.ns }),
       new RegExp(`^BpfError: bpf_tc_hook_create\\(ifindex 999999 in ${pair.a.ns} ingress prio 1 handle 1\\): ENODEV`));
-    assert.throws(() => tcQuery({ ...ingress, netns: 'cb-does-not-exist' }), /setns\(\/run\/netns\/cb-does-not-exist\): ENOENT/);
+    assert.throws(() => tcQuery({ ...ingress, netns: 'cb-does-not-exist' }), /open netns \/run\/netns\/cb-does-not-exist: ENOENT/);
   });
 });

@@ -19,10 +19,17 @@ export function setns(fd: number, what: string): void {
 /**
  * Opens a network namespace for setns(2) or IFLA_NET_NS_FD and returns the file descriptor,
  * which the caller closes with `fs.closeSync`. The fd is close-on-exec.
- * @throws TypeError for an invalid name; Node's ENOENT error when the namespace does not exist.
+ * @throws TypeError for an invalid name; SyscallError "open netns <path>: ENOENT (…)" when it does not exist.
  */
 export function openNetns(nameOrPath: string): number {
-  return fs.openSync(netnsPath(nameOrPath), fs.constants.O_RDONLY);
+  const p = netnsPath(nameOrPath);
+  try {
+    return fs.openSync(p, fs.constants.O_RDONLY);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.errno === 'number') throw new SyscallError(`open netns ${p}`, Math.abs(e.errno));
+    throw err;
+  }
 }
 
 /** The inode number of the calling thread's network namespace: equal inodes mean the same namespace. */
