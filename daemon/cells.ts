@@ -4,7 +4,20 @@
 import { type Cell, module } from '../pkg/hive/index.js';
 import { StateDBCell } from '../pkg/statedb/index.js';
 import { ApiServerCell } from '../cells/api-server/cell.js';
+import { ApplyCell } from '../cells/apply/cell.js';
+import { ConntrackCell } from '../cells/conntrack/cell.js';
 import { DaemonConfigCell } from '../cells/daemon-config/cell.js';
+import { EndpointManagerCell } from '../cells/endpoint-manager/cell.js';
+import { HostDeviceCell } from '../cells/host-device/cell.js';
+import { IdentityCell } from '../cells/identity/cell.js';
+import { IpamCell } from '../cells/ipam/cell.js';
+import { IpcacheCell } from '../cells/ipcache/cell.js';
+import { LoaderCell } from '../cells/loader/cell.js';
+import { MapsCell } from '../cells/maps/cell.js';
+import { MonitorCell } from '../cells/monitor/cell.js';
+import { NamespacesCell } from '../cells/namespaces/cell.js';
+import { OrchestratorCell } from '../cells/orchestrator/cell.js';
+import { PolicyCell } from '../cells/policy/cell.js';
 import { StatusCell } from '../cells/status/cell.js';
 
 /** Access and services to the outside: config, database, API. */
@@ -17,7 +30,32 @@ export const Infrastructure = module(
   StatusCell, // GET /v1/status
 );
 
+/** Business logic: what should be, computed from what users asked for. */
+export const ControlPlane = module(
+  'controlplane',
+  'Control plane',
+  NamespacesCell, // namespaces and their labels
+  IdentityCell, // label sets → security identities
+  IpamCell, // pod addresses from --pod-cidr
+  EndpointManagerCell, // endpoints: veths, programs, lxc map
+  IpcacheCell, // IP → identity for the datapath
+  PolicyCell, // rules → per-endpoint policy map entries
+  ApplyCell, // cilia apply: objects of the local backend, persisted
+);
+
+/** The BPF datapath: programs, maps, attachments, events. */
+export const Datapath = module(
+  'datapath',
+  'Datapath',
+  HostDeviceCell, // cilia_host with the router IP, the pods' gateway
+  MapsCell, // map sizes and typed handles on the pinned maps
+  LoaderCell, // loads bpf_lxc.o once (alignment-checked), reloads on setting changes
+  OrchestratorCell, // programs on every endpoint veth, swapped atomically on reload
+  MonitorCell, // drop/trace/policy-verdict events from the ring buffer
+  ConntrackCell, // conntrack garbage collection and inspection
+);
+
 /** The whole agent. `extra` are cells loaded from --extra-modules. */
 export function agentCells(extra: readonly Cell[] = []): Cell[] {
-  return [module('agent', 'Cilia agent', Infrastructure, ...extra)];
+  return [module('agent', 'Cilia agent', Infrastructure, ControlPlane, Datapath, ...extra)];
 }

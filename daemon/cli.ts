@@ -5,10 +5,13 @@
 
 import { ApiClient, ApiClientError, AgentUnreachableError, DEFAULT_SOCKET } from '../pkg/api/index.js';
 import { type Command, UsageError, parseCommand, usage } from './cli/command.js';
+import { bpfCommands } from './cli/bpf.js';
+import { endpointCommands } from './cli/endpoint.js';
+import { policyCommands } from './cli/policy.js';
 import { statusCommands } from './cli/status.js';
 
 /** Every command, in help order. */
-export const commands: Command[] = [...statusCommands];
+export const commands: Command[] = [...statusCommands, ...endpointCommands, ...policyCommands, ...bpfCommands];
 
 function overview(): string {
   const lines = ['Usage: cilia [--socket PATH] COMMAND [flags] [args]', '', 'Commands:'];

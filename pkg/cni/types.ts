@@ -35,6 +35,8 @@ export interface CniInterface {
   readonly sandbox?: string;
 }
 export interface CniIP {
+  /** "4" in results of CNI 0.3.x/0.4.0 (dropped in 1.0.0). */
+  readonly version?: string;
   readonly address: string;
   readonly gateway?: string;
   readonly interface?: number;

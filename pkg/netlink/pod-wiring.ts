@@ -31,6 +31,10 @@ export interface PodWiringSpec {
    * rather than BPF forwards to the pod). Default false. Costs one more round trip.
    */
   readonly hostRoute?: boolean;
+  /** MAC address of the host end (default: the kernel's random one). */
+  readonly hostMac?: string;
+  /** MAC address of the pod end (default: the kernel's random one). */
+  readonly podMac?: string;
 }
 
 /** The devices `wirePod` created. Indexes are each in their own netns. */
@@ -81,6 +85,7 @@ export function wirePod(host: Netlink, spec: PodWiringSpec): PodWiring {
     });
     const [[echo]] = host.transact([newVethRequest({
       name: spec.hostIfname, peerName: spec.podIfname, peerNetnsFd: podFd, mtu: spec.mtu, up: true,
+      mac: spec.hostMac, peerMac: spec.podMac,
     })]);
     created = true;
     const hostLink = echo ? decodeLink(echo) : decodeLink(host.transact([getLinkRequest(spec.hostIfname)])[0][0]);

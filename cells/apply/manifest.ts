@@ -1,0 +1,48 @@
+// Reading manifests: YAML (multi-document) or JSON, `kind: List`, and arrays of bare Cilium rules.
+
+import { parseAllDocuments } from 'yaml';
+import { badRequest } from '../../pkg/api/index.js';
+import { type ApplyItem, CILIUM_RULES } from './types.js';
+
+/** Splits a manifest into objects. Throws 400 on syntax errors or objects without a kind. */
+export function readManifest(text: string): ApplyItem[] {
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  const list = Array.isArray(docs) ? docs : [];
+  const items: ApplyItem[] = [];
+  list.forEach((doc, i) => {
+    const where = `document ${i + 1}`;
+    if (doc.errors.length) throw badRequest(`${where}: YAML/JSON syntax: ${doc.errors[0]!.message}`, where);
+    const v: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (v === null || v === undefined) return;
+    collect(v, where, items);
+  });
+  return items;
+}
+
+function collect(v: unknown, where: string, out: ApplyItem[]): void {
+  if (Array.isArray(v)) {
+    // An array of objects with a kind is a list of objects; otherwise bare Cilium rules.
+    if (v.length && v.every((x) => x && typeof x === 'object' && typeof (x as { kind?: unknown }).kind === 'string')) {
+      v.forEach((x, i) => collect(x, `${where}, [${i}]`, out));
+      return;
+    }
+    out.push({ kind: CILIUM_RULES, object: { rules: v }, where });
+    return;
+  }
+  if (typeof v !== 'object' || v === null) throw badRequest(`${where}: expected an object, got ${typeof v}`, where);
+  const o = v as Record<string, unknown>;
+  if (typeof o.kind !== 'string') {
+    // A single bare Cilium rule.
+    if ('endpointSelector' in o || 'nodeSelector' in o) {
+      out.push({ kind: CILIUM_RULES, object: { rules: [o] }, where });
+      return;
+    }
+    throw badRequest(`${where}: the object has no kind`, `${where}.kind`);
+  }
+  if (o.kind === 'List' || (o.kind.endsWith('List') && Array.isArray(o.items))) {
+    if (!Array.isArray(o.items)) throw badRequest(`${where}: a List needs items`, `${where}.items`);
+    o.items.forEach((x, i) => collect(x, `${where}, items[${i}]`, out));
+    return;
+  }
+  out.push({ kind: o.kind, apiVersion: typeof o.apiVersion === 'string' ? o.apiVersion : undefined, object: o, where });
+}
