@@ -23,7 +23,7 @@ describe('bpf_lxc basics', { timeout: 60_000 }, () => {
     tb.as(A);
   });
 
-  const dropOf = async (reason: number, from: number): Promise<DropEvent> =>
+  const dropOf = async (reason: number, from: bigint): Promise<DropEvent> =>
     await tb.waitForEvent((e) => e.type === 'drop' && e.reason === reason, from) as DropEvent;
 
   test('ARP passes in both programs and counts as forwarded', { timeout: 10_000 }, () => {
@@ -35,7 +35,7 @@ describe('bpf_lxc basics', { timeout: 60_000 }, () => {
   });
 
   test('IPv6 and LLDP are dropped with 139 and reported with their reason', { timeout: 10_000 }, async () => {
-    const from = tb.events.length;
+    const from = tb.mark();
     const v6 = ethernetFrame({}, EtherType.IPv6, Buffer.alloc(40));
     const lldp = ethernetFrame({ dst: '01:80:c2:00:00:0e' }, EtherType.LLDP, Buffer.alloc(32));
     assert.equal(tb.fromContainer(v6).retval, TC_ACT_SHOT);
@@ -52,7 +52,7 @@ describe('bpf_lxc basics', { timeout: 60_000 }, () => {
   });
 
   test('a spoofed source address is dropped with 132', { timeout: 10_000 }, async () => {
-    const from = tb.events.length;
+    const from = tb.mark();
     const r = tb.fromContainer(tcpPacket('10.244.252.99', 1234, REMOTE, 80));
     assert.equal(r.retval, TC_ACT_SHOT);
     const ev = await dropOf(DropReason.InvalidSip, from);

@@ -141,11 +141,24 @@ export class LxcTestbed {
     return per.reduce((a, v) => ({ count: a.count + v.count, bytes: a.bytes + v.bytes }), { count: 0n, bytes: 0n });
   }
 
-  /** Resolves with the first event (from index `from` on) matching `pred`; rejects after `timeoutMs`. */
-  waitForEvent(pred: (e: DatapathEvent) => boolean, from = 0, timeoutMs = 5000): Promise<DatapathEvent> {
+  /**
+   * The current CLOCK_MONOTONIC time in ns, the clock of event timestamps: events sent after this call have
+   * `ktimeNs >= mark()`, however late the reader delivers them.
+   */
+  mark(): bigint {
+    return process.hrtime.bigint();
+  }
+
+  /** Events sent since `since` (a `mark()`). */
+  eventsSince(since: bigint): DatapathEvent[] {
+    return this.events.filter((e) => e.ktimeNs >= since);
+  }
+
+  /** Resolves with the first event sent since `since` matching `pred`; rejects after `timeoutMs`. */
+  waitForEvent(pred: (e: DatapathEvent) => boolean, since = 0n, timeoutMs = 5000): Promise<DatapathEvent> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
-        const hit = this.events.slice(from).find(pred);
+        const hit = this.eventsSince(since).find(pred);
         if (!hit) return false;
         cleanup();
         resolve(hit);
