@@ -22,7 +22,7 @@ function globalFlags(argv: string[]): { socket?: string; rest: string[] } {
   const rest: string[] = [];
   let socket: string | undefined;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     if (a === '--socket') {
       socket = argv[++i];
       if (!socket) throw new UsageError('--socket needs a path');

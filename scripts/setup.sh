@@ -29,3 +29,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npx tsc -b
 make -s -C bpf
+bash scripts/install-bins.sh

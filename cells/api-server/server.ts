@@ -128,7 +128,7 @@ export class ApiServer implements ApiServerHandle {
         return this.send(res, pathExists ? 405 : 404, { error: `${pathExists ? 'method not allowed' : 'no such route'}: ${method} ${url.pathname}` });
       }
       const rawBody = await this.readBody(req);
-      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+      const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim();
       let body: unknown = rawBody;
       if (rawBody && (contentType === 'application/json' || contentType === '')) {
         try {
@@ -172,7 +172,7 @@ export class ApiServer implements ApiServerHandle {
       const m = c.re.exec(pathname);
       if (!m) continue;
       const params: Record<string, string> = {};
-      c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
+      c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
       return { route: c.route, params };
     }
     return undefined;

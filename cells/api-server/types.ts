@@ -35,7 +35,7 @@ export interface ApiRoute {
   readonly path: string;
   /** One line for the route listing. */
   readonly doc: string;
-  readonly handler: (req: ApiRequest) => Promise<ApiResult> | ApiResult;
+  readonly handler: (req: ApiRequest) => ApiResult; // a value, or a Promise of one
 }
 
 /** Routes contributed by cells; the api-server serves every contribution. */

@@ -6,7 +6,7 @@ import type { Logger } from '../../pkg/hive/index.js';
 
 /** True when `dir` (or its closest existing ancestor) sits on a bpf filesystem. */
 function onBpffs(dir: string): boolean {
-  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'bpf').map((f) => f[1]!);
+  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'bpf').map((f) => f[1]);
   return mounts.some((m) => dir === m || dir.startsWith(m.endsWith('/') ? m : m + '/'));
 }
 

@@ -9,7 +9,9 @@ import { IStatusLines, type StatusLineFn } from './types.js';
 import { ciliaVersion } from './version.js';
 
 function status(health: HealthRegistry, lines: readonly StatusLineFn[], startedAt: Date): StatusResponse {
-  const tree = health.tree('agent');
+  const root = health.tree('hive');
+  // The agent is one top-level module: show it as the root of the tree.
+  const tree = root.children.length === 1 ? root.children[0] : root;
   const computed = lines.map((f) => {
     try {
       return f();

@@ -74,7 +74,7 @@ export function parseCommand(cmd: Command, argv: string[]): { args: string[]; op
   const args = parsed.positionals;
   if (cmd.minArgs !== undefined && args.length < cmd.minArgs) throw new UsageError(`missing argument${cmd.args ? ' ' + cmd.args : ''}`);
   if (cmd.maxArgs !== undefined && args.length > cmd.maxArgs) throw new UsageError(`unexpected argument ${JSON.stringify(args[cmd.maxArgs])}`);
-  return { args, opts: parsed.values as Options };
+  return { args, opts: parsed.values };
 }
 
 /** Formats rows as an aligned text table. */
@@ -82,7 +82,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: readonly string[]) =>
     r
-      .map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]!)))
+      .map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i])))
       .join('   ')
       .trimEnd();
   return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';

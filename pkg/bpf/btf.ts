@@ -1,7 +1,8 @@
 // Owns reading BTF (the BPF type format): types of a compiled BPF object or of the kernel, as plain
 // objects. Used by the alignment check (align.ts) and to find `const volatile` globals (object.ts).
 import koffi from 'koffi';
-import { checkPtr, type CPtr, libbpf } from './libbpf.js';
+import { checkPtr } from './errors.js';
+import { type CPtr, libbpf } from './libbpf.js';
 
 /** BTF_KIND_* numbers (linux/btf.h). */
 export const BtfKind = {

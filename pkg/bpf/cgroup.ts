@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import koffi from 'koffi';
 import { progIdOf } from './info.js';
-import { BpfError, libbpf, libc, OPTS_SIZE } from './libbpf.js';
+import { BpfError } from './errors.js';
+import { libbpf, libc, OPTS_SIZE } from './libbpf.js';
 import { closeFd } from './pin.js';
 
 /** BPF_CGROUP_* attach types of the socket hooks (enum bpf_attach_type, linux/bpf.h). */
@@ -163,6 +164,16 @@ export function mountCgroup2(mountpoint: string): boolean {
     throw new BpfError(`mount(cgroup2, ${mountpoint})`, koffi.errno());
   }
   return true;
+}
+
+/**
+ * Unmounts a cgroup v2 mount made with `mountCgroup2` (the hierarchy and its cgroups live on). Throws Error if
+ * `mountpoint` is not a cgroup v2 mount root, BpfError "umount2(<path>)" if the kernel refuses.
+ */
+export function unmountCgroup2(mountpoint: string): void {
+  const abs = path.resolve(mountpoint);
+  if (!isCgroup2(abs) || isCgroup2(path.dirname(abs))) throw new Error(`unmountCgroup2(${abs}): not a cgroup v2 mount root`);
+  if (libc().umount2(abs, 0) !== 0) throw new BpfError(`umount2(${abs})`, koffi.errno());
 }
 
 /**

@@ -11,22 +11,22 @@ export { assertAligned, checkAlignment, AlignmentError, type AlignmentMismatch }
 export { Btf, BtfKind, type BtfMember, type BtfType, type BtfVarSecinfo } from './btf.js';
 export {
   cgroupAttach, cgroupDetach, cgroupQuery, CgroupAttachType, createCgroup, findCgroup2Mount, isCgroup2, mountCgroup2,
-  moveToCgroup, removeCgroup, type CgroupAttachOptions, type CgroupHook,
+  moveToCgroup, removeCgroup, unmountCgroup2, type CgroupAttachOptions, type CgroupHook,
 } from './cgroup.js';
 export {
-  array, be16, be32, bytes, i16, i32, i64, i8, ipv4, ipv4Codec, isStructCodec, mac, pad, roundUp, struct, u16, u16Codec,
+  array, asCodec, be16, be32, bytes, i16, i32, i64, i8, ipv4, ipv4Codec, ipv6, isStructCodec, mac, pad, roundUp, struct, u16, u16Codec,
   u32, u32Codec, u64, u64Codec, u8, u8Codec, type Codec, type CodecValue, type Field, type FieldType, type PadType,
   type StructOptions, type StructValue,
 } from './codec.js';
-export { bpfMapInfo, bpfProgInfo, mapInfo, progIdOf, progInfo, type MapInfo, type ProgInfo } from './info.js';
+export { bpfMapInfo, bpfProgInfo, mapInfo, progIdOf, progInfo, progInfoById, type MapInfo, type ProgInfo } from './info.js';
+export { BpfError, errnoDescription, errnoName } from './errors.js';
 export {
-  BpfError, captureLibbpfLog, errnoDescription, errnoName, setLibbpfLogger, type LibbpfLogger, type LibbpfLogLevel,
-} from './libbpf.js';
+  captureLibbpfLog, defaultLibbpfLogger, setLibbpfLogger, type LibbpfLogger, type LibbpfLogLevel,
+} from './log.js';
 export {
   BpfMap, BPF_F_NO_PREALLOC, mapDifferences, MapType, mapTypeName, PinnedMapMismatchError, type MapSpec, type MapTypeId,
   type UpdateFlag,
 } from './map.js';
-export { ifindexOf, netnsPath, withNetns } from './netns.js';
 export { BpfLoadError, BpfObject, type BpfProgram, type ConstantValue, type ObjectOptions } from './object.js';
 export {
   BPF_FS_MAGIC, closeFd, dupFd, ensureBpffs, getPinned, isOnBpffs, isPinned, numPossibleCpus, pinFd, removePinDir, unpin,

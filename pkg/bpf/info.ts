@@ -1,6 +1,8 @@
 // Owns what the kernel reports about a BPF map or program fd (BPF_OBJ_GET_INFO_BY_FD), in friendly shapes.
 import { bytes, pad, struct, u32, u64 } from './codec.js';
-import { check, libbpf } from './libbpf.js';
+import { BpfError, check } from './errors.js';
+import { libbpf } from './libbpf.js';
+import { closeFd } from './pin.js';
 
 /**
  * `struct bpf_map_info` as of kernel 6.18 (104 bytes). Older kernels fill a prefix and accept the
@@ -84,4 +86,20 @@ export function progInfo(fd: number): ProgInfo {
 /** The kernel id of the program behind `fd`, to compare with what tc/cgroup queries report. */
 export function progIdOf(fd: number): number {
   return progInfo(fd).id;
+}
+
+/**
+ * The info of the program with kernel id `id` (e.g. what tcQuery or cgroupQuery returned), or undefined if no
+ * such program exists any more. Compare `tag`s to tell whether an attached program is the one a fresh load
+ * produced. Throws BpfError "bpf_prog_get_fd_by_id(<id>)" for other errors (EPERM).
+ */
+export function progInfoById(id: number): ProgInfo | undefined {
+  const fd = libbpf().bpf_prog_get_fd_by_id(id);
+  if (fd === -2 /* ENOENT */) return undefined;
+  if (fd < 0) throw new BpfError(`bpf_prog_get_fd_by_id(${id})`, -fd);
+  try {
+    return progInfo(fd);
+  } finally {
+    closeFd(fd);
+  }
 }

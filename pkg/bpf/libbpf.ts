@@ -1,4 +1,4 @@
-// Owns the koffi bindings to libbpf 1.1.2 and libc, the BpfError type and libbpf's log routing.
+// Owns the koffi bindings to libbpf 1.1.2 and libc: typed function tables and the opts structs.
 // Everything else in pkg/bpf calls the kernel through `libbpf()` / `libc()` from this file.
 //
 // Facts this file relies on (checked on this machine, see shared/recipes/libbpf-from-node.md):
@@ -6,8 +6,8 @@
 // - koffi 3 pointers are BigInt; a Node Buffer passed as `void *` reaches C as a pointer to its bytes.
 // - `*_opts` structs need `sz` == koffi.sizeof(type) exactly; parameters libbpf writes back are `_Inout_`.
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
-import util from 'node:util';
 import { isMainThread } from 'node:worker_threads';
+import { installLibbpfPrinter } from './log.js';
 
 /** A C pointer as koffi 3 hands it out (BigInt address). NULL is `null`. */
 export type CPtr = bigint;
@@ -67,6 +67,7 @@ export interface LibbpfApi {
   bpf_map__set_pin_path(map: CPtr, path: string | null): number;
   bpf_map__pin_path(map: CPtr): string | null;
   bpf_map__is_internal(map: CPtr): boolean;
+  bpf_map__reuse_fd(map: CPtr, fd: number): number;
   bpf_obj_get(path: string): number;
   bpf_obj_pin(fd: number, path: string): number;
   bpf_obj_get_info_by_fd(fd: number, info: CMem, len: number[]): number;
@@ -147,6 +148,7 @@ const LIBBPF_DECLS: Record<keyof LibbpfApi, string> = {
   bpf_map__set_pin_path: 'int bpf_map__set_pin_path(bpf_map *map, const char *path)',
   bpf_map__pin_path: 'const char *bpf_map__pin_path(const bpf_map *map)',
   bpf_map__is_internal: 'bool bpf_map__is_internal(const bpf_map *map)',
+  bpf_map__reuse_fd: 'int bpf_map__reuse_fd(bpf_map *map, int fd)',
   bpf_obj_get: 'int bpf_obj_get(const char *path)',
   bpf_obj_pin: 'int bpf_obj_pin(int fd, const char *path)',
   bpf_obj_get_info_by_fd: 'int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *info_len)',
@@ -265,7 +267,10 @@ export function libbpf(): LibbpfApi {
     libbpfApi = bind<LibbpfApi>(koffi.load('libbpf.so.1'), LIBBPF_DECLS);
     // libbpf's printer is process-global: only the main thread may own it, or a worker
     // (the ring buffer reader) would steal every message of the main thread.
-    if (isMainThread) installPrinter(libbpfApi);
+    if (isMainThread) {
+      const api = libbpfApi;
+      installLibbpfPrinter((fn) => api.libbpf_set_print(fn), (buf, size, fmt, ap) => libc().vsnprintf(buf, size, fmt, ap));
+    }
   }
   return libbpfApi;
 }
@@ -274,138 +279,4 @@ export function libbpf(): LibbpfApi {
 export function libc(): LibcApi {
   libcApi ??= bind<LibcApi>(koffi.load('libc.so.6'), LIBC_DECLS);
   return libcApi;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-/** libbpf's own error codes (libbpf.h `enum libbpf_errno`), which are not errnos. */
-const LIBBPF_ERRNO_NAMES: Record<number, string> = {
-  4000: 'LIBBPF_ERRNO__LIBELF', 4001: 'LIBBPF_ERRNO__FORMAT', 4002: 'LIBBPF_ERRNO__KVERSION',
-  4003: 'LIBBPF_ERRNO__ENDIAN', 4004: 'LIBBPF_ERRNO__INTERNAL', 4005: 'LIBBPF_ERRNO__RELOC',
-  4006: 'LIBBPF_ERRNO__LOAD', 4007: 'LIBBPF_ERRNO__VERIFY', 4008: 'LIBBPF_ERRNO__PROG2BIG',
-  4009: 'LIBBPF_ERRNO__KVER', 4010: 'LIBBPF_ERRNO__PROGTYPE', 4011: 'LIBBPF_ERRNO__WRNGPID',
-  4012: 'LIBBPF_ERRNO__INVSEQ', 4013: 'LIBBPF_ERRNO__NLPARSE',
-  // Kernel-internal codes that leak to user space through bpf(2).
-  512: 'ERESTARTSYS', 524: 'ENOTSUPP',
-};
-
-/** Symbolic name of a positive errno (or libbpf error code), e.g. 17 → "EEXIST". */
-export function errnoName(errno: number): string {
-  const known = LIBBPF_ERRNO_NAMES[errno];
-  if (known) return known;
-  const name = util.getSystemErrorName(-errno);
-  return name.startsWith('Unknown') ? `E${errno}` : name;
-}
-
-/** Human description of a positive errno (or libbpf error code), e.g. 17 → "File exists". */
-export function errnoDescription(errno: number): string {
-  if (errno === 524) return 'Operation not supported by this map or program type';
-  const buf = Buffer.alloc(256);
-  libbpf().libbpf_strerror(-errno, buf, buf.length);
-  const end = buf.indexOf(0);
-  return buf.toString('utf8', 0, end < 0 ? buf.length : end);
-}
-
-/**
- * A libbpf or bpf(2) call failed. `op` names the call and its target, e.g. "bpf_map_update_elem(cilia_lxc)";
- * `errno` is positive and `code` its symbolic name. The message reads
- * "bpf_map_update_elem(cilia_lxc): EEXIST (File exists)" plus an optional detail.
- */
-export class BpfError extends Error {
-  override readonly name: string = 'BpfError';
-  /** Symbolic errno, e.g. "ENOENT". */
-  readonly code: string;
-
-  constructor(readonly op: string, readonly errno: number, detail?: string) {
-    const code = errnoName(errno);
-    super(`${op}: ${code} (${errnoDescription(errno)})${detail ? `: ${detail}` : ''}`);
-    this.code = code;
-  }
-}
-
-/** Returns `rc` when it is >= 0; throws `BpfError(op, -rc, detail)` for a negative libbpf return code. */
-export function check(op: string, rc: number, detail?: string): number {
-  if (rc < 0) throw new BpfError(op, -rc, detail);
-  return rc;
-}
-
-/** Returns the pointer; for NULL throws `BpfError(op, errno)` with the errno libbpf left behind. */
-export function checkPtr(op: string, ptr: CPtr | null, detail?: string): CPtr {
-  if (ptr === null || ptr === 0n) throw new BpfError(op, koffi.errno() || 22 /* EINVAL */, detail);
-  return ptr;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Logging
-
-/** Severity of a libbpf message (libbpf's LIBBPF_WARN / LIBBPF_INFO / LIBBPF_DEBUG). */
-export type LibbpfLogLevel = 'warn' | 'info' | 'debug';
-/** Receives one libbpf message without its "libbpf: " prefix and trailing newline. */
-export type LibbpfLogger = (level: LibbpfLogLevel, message: string) => void;
-
-const LEVELS: readonly LibbpfLogLevel[] = ['warn', 'info', 'debug'];
-const defaultLogger: LibbpfLogger = (level, message) => process.stderr.write(`libbpf ${level}: ${message}\n`);
-let logger: LibbpfLogger | null = defaultLogger;
-let logMaxLevel = 0; // index into LEVELS: messages at or below it are delivered
-let printerCallback: CPtr | undefined;
-interface Captured { level: number; message: string }
-/** Active captures (innermost last); each receives warn and info messages while it is open. */
-const captures: Captured[][] = [];
-
-/**
- * Sets where libbpf's messages go (main thread only). `null` silences libbpf.
- * Default: warnings to stderr as "libbpf warn: …". Messages above `maxLevel` are dropped before
- * formatting (debug is chatty: hundreds of lines per object load).
- */
-export function setLibbpfLogger(fn: LibbpfLogger | null, maxLevel: LibbpfLogLevel = 'warn'): void {
-  logger = fn;
-  logMaxLevel = LEVELS.indexOf(maxLevel);
-}
-
-/**
- * Runs `fn` (synchronously) and collects the warn/info messages libbpf prints meanwhile, to attach
- * libbpf's explanation (e.g. the verifier log) to an error. If `failed(result)` says the call failed, the
- * messages are only returned (the caller puts them in its error); otherwise they are also passed on to the
- * logger, so a successful call logs as if nothing had been captured. Exceptions from `fn` propagate.
- */
-export function captureLibbpfLog<T>(fn: () => T, failed: (result: T) => boolean = () => false):
-  { result: T; messages: string[] } {
-  libbpf();
-  const captured: Captured[] = [];
-  captures.push(captured);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    captures.pop();
-  }
-  if (!failed(result) && logger) for (const c of captured) if (c.level <= logMaxLevel) logger(LEVELS[c.level], c.message);
-  return { result, messages: captured.map((c) => c.message) };
-}
-
-function installPrinter(api: LibbpfApi): void {
-  const proto = koffi.proto('int cilia_libbpf_print_fn(int level, void *fmt, void *ap)');
-  printerCallback = koffi.register((level: number, fmt: CPtr, ap: CPtr): number => {
-    const capture = level <= 1 ? captures[captures.length - 1] : undefined;
-    if (!capture && (logger === null || level > logMaxLevel)) return 0;
-    const message = formatVa(fmt, ap).replace(/^libbpf: /, '').replace(/\n$/, '');
-    if (capture) capture.push({ level, message });
-    else logger?.(LEVELS[level] ?? 'debug', message);
-    return 0;
-  }, koffi.pointer(proto));
-  api.libbpf_set_print(printerCallback);
-}
-
-/** vsnprintf(fmt, ap) into a JS string. `ap` (a va_list) can be consumed once, so size it on a copy. */
-function formatVa(fmt: CPtr, ap: CPtr): string {
-  const c = libc();
-  // On x86-64 a va_list is a pointer to a 24-byte __va_list_tag; copying those bytes is va_copy.
-  // Buffer.from(view) would alias, and the sizing pass would then consume the real va_list.
-  const apCopy = Buffer.from(new Uint8Array(koffi.view(ap, 24)));
-  const n = c.vsnprintf(null, 0, fmt, apCopy);
-  if (n <= 0) return '';
-  const out = Buffer.alloc(n + 1);
-  c.vsnprintf(out, out.length, fmt, ap);
-  return out.toString('utf8', 0, n);
 }

@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { type Codec, roundUp } from './codec.js';
 import { type MapInfo, mapInfo } from './info.js';
-import { BpfError, OPTS_SIZE, check, libbpf, type MapBatchOpts } from './libbpf.js';
+import { BpfError, check } from './errors.js';
+import { OPTS_SIZE, libbpf, type MapBatchOpts } from './libbpf.js';
 import { closeFd, getPinned, numPossibleCpus, pinFd, unpin } from './pin.js';
 
 /** BPF_MAP_TYPE_* numbers (linux/bpf.h). */
@@ -35,6 +36,15 @@ const EINVAL = 22;
 const ENOSPC = 28;
 const EOPNOTSUPP = 95;
 const ENOTSUPP = 524;
+
+/** Options of `entries`, `entriesPerCpu` and `keys`. */
+export interface IterateOptions {
+  /**
+   * Use batch lookups when the map type supports them (default true). false forces the get_next_key walk,
+   * which needs no batch buffers (1024 entries' worth) but makes two syscalls per entry.
+   */
+  readonly batch?: boolean;
+}
 
 /** What `BpfMap.create` needs. */
 export interface MapSpec<K, V> {
@@ -88,6 +98,7 @@ export class BpfMap<K, V> {
   private readonly keyBuf: Buffer;
   private readonly valueBuf: Buffer;
   private closed = false;
+  private lastIteration: 'batch' | 'next-key' | undefined;
 
   private constructor(
     /** The map's fd (owned). */
@@ -251,21 +262,21 @@ export class BpfMap<K, V> {
    * them and falls back to get_next_key otherwise. Safe while other processes insert and delete: an entry
    * deleted meanwhile is skipped, none is returned twice. Arrays yield every index. Throws on per-CPU maps.
    */
-  *entries(): Generator<[K, V]> {
+  *entries(options: IterateOptions = {}): Generator<[K, V]> {
     this.assertUsable('entries', false);
-    for (const [k, v, off] of this.rawEntries()) yield [this.keyCodec.decode(k), this.valueCodec.decode(v, off)];
+    for (const [k, v, off] of this.rawEntries(options)) yield [this.keyCodec.decode(k), this.valueCodec.decode(v, off)];
   }
 
   /** Per-CPU maps: iterates over all entries with one value per CPU. Same guarantees as `entries`. */
-  *entriesPerCpu(): Generator<[K, V[]]> {
+  *entriesPerCpu(options: IterateOptions = {}): Generator<[K, V[]]> {
     this.assertUsable('entriesPerCpu', true);
-    for (const [k, v, off] of this.rawEntries()) yield [this.keyCodec.decode(k), this.decodePerCpu(v, off)];
+    for (const [k, v, off] of this.rawEntries(options)) yield [this.keyCodec.decode(k), this.decodePerCpu(v, off)];
   }
 
   /** Iterates over all keys (same mechanism and guarantees as `entries`). Works on per-CPU maps too. */
-  *keys(): Generator<K> {
+  *keys(options: IterateOptions = {}): Generator<K> {
     this.assertUsable('keys');
-    for (const [k] of this.rawEntries()) yield this.keyCodec.decode(k);
+    for (const [k] of this.rawEntries(options)) yield this.keyCodec.decode(k);
   }
 
   /**
@@ -293,6 +304,11 @@ export class BpfMap<K, V> {
       removed++;
     }
     return removed;
+  }
+
+  /** How the last iteration walked the map (diagnostics): 'batch' lookups or 'next-key' steps; undefined before any. */
+  get iterationMethod(): 'batch' | 'next-key' | undefined {
+    return this.lastIteration;
   }
 
   /** Releases the fd. Idempotent. Using the map afterwards throws. */
@@ -336,13 +352,20 @@ export class BpfMap<K, V> {
    * Yields [key bytes, value buffer, value offset]. The byte views are only valid until the next step:
    * callers decode (codecs copy) before resuming the generator.
    */
-  private *rawEntries(): Generator<[Buffer, Buffer, number]> {
-    const batched = this.batchEntries();
-    const first = batched.next();
-    if (first.done && first.value === 'unsupported') {
+  private *rawEntries(options: IterateOptions = {}): Generator<[Buffer, Buffer, number]> {
+    if (options.batch === false) {
+      this.lastIteration = 'next-key';
       yield* this.nextKeyEntries();
       return;
     }
+    const batched = this.batchEntries();
+    const first = batched.next();
+    if (first.done && first.value === 'unsupported') {
+      this.lastIteration = 'next-key';
+      yield* this.nextKeyEntries();
+      return;
+    }
+    this.lastIteration = 'batch';
     if (!first.done) {
       yield first.value;
       yield* batched as Generator<[Buffer, Buffer, number]>;
@@ -385,32 +408,48 @@ export class BpfMap<K, V> {
   }
 
   /**
-   * get_next_key walk. The kernel restarts from the first key when the current one was deleted meanwhile,
-   * so keys already returned are remembered and skipped; a value that vanished between the key and the
-   * lookup is skipped too.
+   * get_next_key walk. When the current key was deleted meanwhile, the kernel restarts from the first key.
+   * Then the walk continues from the previous key instead (its successor is the deleted key's successor);
+   * if that one is gone too, it walks past the keys it already returned. A value that vanished between
+   * the key and the lookup is skipped.
    */
   private *nextKeyEntries(): Generator<[Buffer, Buffer, number]> {
     const lib = libbpf();
     const seen = new Set<string>();
+    const nextOf = (key: Buffer | null): Buffer | undefined => {
+      const next = Buffer.alloc(this.info.keySize);
+      const rc = lib.bpf_map_get_next_key(this.fd, key, next);
+      if (rc === -ENOENT) return undefined;
+      check(`bpf_map_get_next_key(${this.name})`, rc);
+      return next;
+    };
+    let prev: Buffer | null = null;
     let cur: Buffer | null = null;
     let restarts = 0;
-    let lastWasNew = true;
     for (;;) {
-      const next = Buffer.alloc(this.info.keySize);
-      const rc = lib.bpf_map_get_next_key(this.fd, cur, next);
-      if (rc === -ENOENT) return;
-      check(`bpf_map_get_next_key(${this.name})`, rc);
-      cur = next;
+      let next = nextOf(cur);
+      if (!next) return;
+      let curVanished = false;
+      if (seen.has(next.toString('latin1')) && prev) {
+        const alt = nextOf(prev);
+        if (alt && !seen.has(alt.toString('latin1'))) {
+          next = alt;
+          curVanished = true;
+        }
+      }
       const id = next.toString('latin1');
       if (seen.has(id)) {
-        if (lastWasNew && ++restarts > 1000) {
+        // Walking through already returned keys after a restart. Bounded: each restart needs a new key first.
+        if (cur && !seen.has(cur.toString('latin1')) && ++restarts > this.info.maxEntries + 1000) {
           throw new BpfError(`bpf_map_get_next_key(${this.name})`, 11 /* EAGAIN */, 'the map changed too much to finish iterating');
         }
-        lastWasNew = false;
+        cur = next;
         continue;
       }
-      lastWasNew = true;
       seen.add(id);
+      // `prev` must be a key that still exists: keep it when `cur` turned out to be deleted.
+      if (!curVanished) prev = cur;
+      cur = next;
       const value = Buffer.alloc(this.valueBufferSize);
       const lrc = lib.bpf_map_lookup_elem(this.fd, next, value);
       if (lrc === -ENOENT) continue;

@@ -6,7 +6,9 @@ import koffi from 'koffi';
 import { Btf, BtfKind } from './btf.js';
 import type { Codec } from './codec.js';
 import { mapInfo, progInfo } from './info.js';
-import { BpfError, captureLibbpfLog, check, checkPtr, type CPtr, libbpf, OPTS_SIZE } from './libbpf.js';
+import { BpfError, check, checkPtr } from './errors.js';
+import { type CPtr, libbpf, OPTS_SIZE } from './libbpf.js';
+import { captureLibbpfLog } from './log.js';
 import { BpfMap, mapDifferences, PinnedMapMismatchError } from './map.js';
 import { closeFd, dupFd, getPinned, unpin } from './pin.js';
 
@@ -27,6 +29,11 @@ export interface ObjectOptions {
   readonly maxEntries?: Readonly<Record<string, number>>;
   /** Explicit pin paths by map name: the map is reused from there if pinned, else created and pinned there. */
   readonly mapPinPaths?: Readonly<Record<string, string>>;
+  /**
+   * Existing maps to use instead of creating them, by map name → map fd (e.g. `someBpfMap.fd`). libbpf
+   * duplicates the fd, so the caller keeps ownership of its own. The map must match the definition, or load fails.
+   */
+  readonly reuseMapFds?: Readonly<Record<string, number>>;
   /**
    * What to do when a pinned map differs from the object's definition (type, key/value size, max entries, flags):
    * false (default) throws PinnedMapMismatchError; true removes the old pin so load creates a new, empty map.
@@ -229,6 +236,9 @@ export class BpfObject {
     }
     for (const [name, p] of Object.entries(this.options.mapPinPaths ?? {})) {
       check(`bpf_map__set_pin_path(${name})`, lib.bpf_map__set_pin_path(this.findMap(name), p));
+    }
+    for (const [name, fd] of Object.entries(this.options.reuseMapFds ?? {})) {
+      check(`bpf_map__reuse_fd(${name})`, lib.bpf_map__reuse_fd(this.findMap(name), fd));
     }
     if (this.options.constants && Object.keys(this.options.constants).length) this.setConstants(this.options.constants);
   }

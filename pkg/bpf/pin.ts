@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import koffi from 'koffi';
-import { BpfError, check, libbpf, libc } from './libbpf.js';
+import { BpfError, check } from './errors.js';
+import { libbpf, libc } from './libbpf.js';
 
 /** statfs f_type of bpffs. */
 export const BPF_FS_MAGIC = 0xcafe4a11;

@@ -6,7 +6,8 @@
 // main thread is busy and hands over records in batches.
 import koffi from 'koffi';
 import { parentPort, workerData } from 'node:worker_threads';
-import { errnoName, libbpf, libc, type CPtr } from './libbpf.js';
+import { errnoName } from './errors.js';
+import { libbpf, libc, type CPtr } from './libbpf.js';
 import { BUDGET_EXHAUSTED, type RingWorkerData, type RingWorkerMessage } from './ringbuf-protocol.js';
 
 const EINTR = 4;

@@ -27,9 +27,9 @@ export interface RingBufferStats {
 
 /**
  * Reads a BPF_MAP_TYPE_RINGBUF map in a worker thread and calls `onRecords` on the main thread with batches of
- * records, in ring order. Each record is a Buffer of exactly the size the program submitted (a view into the
- * batch; copy it to keep it beyond the batch's lifetime — it is never reused, so keeping it is also fine).
- * The reader keeps the process alive until `stop()`.
+ * records, in ring order. Each record is a Buffer of exactly the size the program submitted. It is a view into
+ * the batch's memory, which is never reused, so keeping it is safe; but it keeps the whole batch (up to
+ * `batchBytes`) alive, so copy the few records you keep for long. The reader keeps the process alive until `stop()`.
  */
 export class RingBufferReader {
   /** Resolves once the worker is consuming; rejects if it could not start. */
@@ -38,6 +38,7 @@ export class RingBufferReader {
   private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
   private readonly done: Promise<void>;
   private stopping: Promise<void> | undefined;
+  private workerRunning = true;
   private records = 0;
   private batches = 0;
   private bytes = 0;
@@ -58,7 +59,10 @@ export class RingBufferReader {
     this.ready.catch(() => undefined); // reported through onError too; awaiting it is optional
     let doneResolve!: () => void;
     const doneMessage = new Promise<void>((res) => { doneResolve = res; });
-    const exited = new Promise<void>((res) => this.worker.once('exit', () => res()));
+    const exited = new Promise<void>((res) => this.worker.once('exit', () => {
+      this.workerRunning = false;
+      res();
+    }));
     this.worker.on('message', (m: RingWorkerMessage) => {
       switch (m.type) {
         case 'ready': readyResolve(); break;
@@ -97,6 +101,11 @@ export class RingBufferReader {
       throw e;
     }
     return new RingBufferReader(fd, onRecords, options);
+  }
+
+  /** True until the worker thread has exited (after `stop()`, or after it failed). */
+  get running(): boolean {
+    return this.workerRunning;
   }
 
   /** Records, batches and bytes delivered so far. */

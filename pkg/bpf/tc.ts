@@ -1,7 +1,9 @@
 // Owns attaching BPF programs to tc (clsact qdisc, direct-action cls_bpf filters): attach with atomic
 // replace, query, detach. Attachments outlive the process, like `tc filter add … bpf da`.
-import { BpfError, captureLibbpfLog, libbpf, OPTS_SIZE, type TcHook, type TcOpts } from './libbpf.js';
-import { withNetns } from './netns.js';
+import { BpfError } from './errors.js';
+import { libbpf, OPTS_SIZE, type TcHook, type TcOpts } from './libbpf.js';
+import { captureLibbpfLog } from './log.js';
+import { withNetns } from '../netns/index.js';
 
 /** Which side of the device: packets the device receives (ingress) or sends (egress). */
 export type TcDirection = 'ingress' | 'egress';

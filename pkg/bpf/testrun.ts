@@ -1,7 +1,8 @@
 // Owns BPF_PROG_TEST_RUN: running a loaded program on a packet built in TypeScript, with an optional
 // `struct __sk_buff` context, and reading back its verdict, the output packet and the output context.
 import { array, pad, struct, u32, u64, u8 } from './codec.js';
-import { BpfError, libbpf, OPTS_SIZE, type TestRunOpts } from './libbpf.js';
+import { BpfError } from './errors.js';
+import { libbpf, OPTS_SIZE, type TestRunOpts } from './libbpf.js';
 
 /** `struct __sk_buff` (192 bytes, kernel 6.18): the context of tc (SCHED_CLS) programs. */
 export const skBuff = struct('__sk_buff', {

@@ -7,7 +7,7 @@ import type { DepRef, ProviderRec, Scope } from './graph.js';
 import { type Class, type Dep, type GroupToken, type Resolved, type Token, constructorDeps, depName } from './token.js';
 
 const MODULE_ID = /^[a-z][a-z0-9_-]{1,30}$/;
-const MODULE_DESCRIPTION = /^[A-Za-z0-9_\-,/() .']{1,80}$/;
+const MODULE_DESCRIPTION = /^[A-Za-z0-9_\-,/():. ']{1,80}$/;
 
 /** Introspection of a cell, as printed by `cilia-agent hive` and served by /v1/hive. */
 export type CellInfo =
@@ -209,7 +209,7 @@ export function group(...cells: Cell[]): Cell {
  */
 export function module(id: string, description: string, ...cells: Cell[]): Cell {
   if (!MODULE_ID.test(id)) throw new Error(`invalid module id ${JSON.stringify(id)}: must match ${MODULE_ID}`);
-  if (!MODULE_DESCRIPTION.test(description)) throw new Error(`invalid description for module ${id}: 1-80 chars of letters, digits, spaces and _-,/().'`);
+  if (!MODULE_DESCRIPTION.test(description)) throw new Error(`invalid description for module ${id}: 1-80 chars of letters, digits, spaces and _-,/():.'`);
   return {
     kind: 'module',
     apply(ctx, scope) {

@@ -19,10 +19,17 @@ export function setns(fd: number, what: string): void {
 /**
  * Opens a network namespace for setns(2) or IFLA_NET_NS_FD and returns the file descriptor,
  * which the caller closes with `fs.closeSync`. The fd is close-on-exec.
- * @throws TypeError for an invalid name; Node's ENOENT error when the namespace does not exist.
+ * @throws TypeError for an invalid name; SyscallError "open netns <path>: ENOENT (…)" when it does not exist.
  */
 export function openNetns(nameOrPath: string): number {
-  return fs.openSync(netnsPath(nameOrPath), fs.constants.O_RDONLY);
+  const p = netnsPath(nameOrPath);
+  try {
+    return fs.openSync(p, fs.constants.O_RDONLY);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.errno === 'number') throw new SyscallError(`open netns ${p}`, Math.abs(e.errno));
+    throw err;
+  }
 }
 
 /** The inode number of the calling thread's network namespace: equal inodes mean the same namespace. */
@@ -84,4 +91,14 @@ export function withNetns<T>(target: NetnsRef, fn: () => T): T {
     if (typeof target !== 'number' && targetFd >= 0) fs.closeSync(targetFd);
     fs.closeSync(origFd);
   }
+}
+
+const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *ifname)');
+
+/** The ifindex of device `name` (inside `netns` when given). Throws when there is no such device. */
+export function ifindexOf(name: string, netns?: NetnsRef): number {
+  const lookup = (): number => ifNameToIndex(name) as number;
+  const idx = netns === undefined ? lookup() : withNetns(netns, lookup);
+  if (idx === 0) throw new Error(`no network device named ${name}${netns === undefined ? '' : ` in netns ${String(netns)}`}`);
+  return idx;
 }

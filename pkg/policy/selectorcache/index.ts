@@ -1,0 +1,2 @@
+// Public entry of pkg/policy/selectorcache.
+export { SelectorCache, type IdentityEntry } from './selector-cache.js';

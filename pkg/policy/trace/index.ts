@@ -1,0 +1,2 @@
+// Public entry of pkg/policy/trace.
+export * from './trace.js';

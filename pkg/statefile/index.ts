@@ -1,0 +1,2 @@
+// pkg/statefile: atomic JSON state files.
+export { readJson, removeFile, writeJsonAtomic } from './statefile.js';
