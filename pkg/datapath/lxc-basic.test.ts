@@ -122,6 +122,12 @@ describe('bpf_lxc basics', { timeout: 60_000 }, () => {
     assert.equal(tb.toContainer(udpPacket(REMOTE, 53, A.ip, 5000)).retval, TC_ACT_OK);
   });
 
+  test('IP options: the L4 header is found after them', { timeout: 10_000 }, () => {
+    const pkt = ipv4Packet({ ip: { src: A.ip, dst: REMOTE, options: Buffer.from([1, 1, 1, 0, 1, 1, 1, 0]) }, l4: { proto: 'tcp', sport: 3333, dport: 4444 } });
+    assert.equal(tb.fromContainer(pkt).retval, TC_ACT_OK);
+    assert.ok(tb.ct({ saddr: A.ip, daddr: REMOTE, sport: 3333, dport: 4444, nexthdr: 6 }));
+  });
+
   test('ICMP echo to a local endpoint is delivered', { timeout: 10_000 }, () => {
     assert.equal(tb.fromContainer(icmpEcho(A.ip, B.ip, 7)).retval, TC_ACT_REDIRECT);
   });
