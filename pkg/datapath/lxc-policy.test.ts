@@ -115,6 +115,23 @@ describe('bpf_lxc policy', { timeout: 60_000 }, () => {
     assert.match(formatEvent(drop), /^xx drop \(Policy denied by denylist\)/);
   });
 
+  test('a deny of any identity, or of the CIDR identity, wins over an exact allow of the peer\'s own identity', { timeout: 10_000 }, () => {
+    const CIDR_ID = 16777300;
+    tb.ipcache(`${REMOTE}/32`, REMOTE_ID, CIDR_ID);
+    tb.policy({ epId: A.id, dir: 'egress', identity: REMOTE_ID, proto: TCP, port: 443 });
+    tb.policy({ epId: A.id, dir: 'egress', identity: REMOTE_ID, proto: TCP, port: 444 });
+    tb.policy({ epId: A.id, dir: 'egress', identity: REMOTE_ID, proto: TCP, port: 445 });
+    tb.policy({ epId: A.id, dir: 'egress', identity: 0, proto: TCP, prefixlen: 64, deny: true }); // any TCP port
+    assert.equal(tb.fromContainer(tcpPacket(A.ip, 6100, REMOTE, 443)).retval, TC_ACT_SHOT);
+    tb.maps.policy.clear();
+    tb.policy({ epId: A.id, dir: 'egress', identity: REMOTE_ID, proto: TCP, port: 444 });
+    tb.policy({ epId: A.id, dir: 'egress', identity: CIDR_ID, prefixlen: POLICY_PREFIX_ANY_L4, deny: true });
+    assert.equal(tb.fromContainer(tcpPacket(A.ip, 6101, REMOTE, 444)).retval, TC_ACT_SHOT);
+    assert.equal(tb.metric(DropReason.PolicyDeny, MetricDir.Egress).count, 2n);
+    tb.maps.policy.delete({ prefixlen: POLICY_PREFIX_ANY_L4, sec_label: CIDR_ID, ep_id: A.id, egress: 1, protocol: 0, dport: 0 });
+    assert.equal(tb.fromContainer(tcpPacket(A.ip, 6102, REMOTE, 444)).retval, TC_ACT_OK, 'without the deny the allow applies');
+  });
+
   test('the CIDR identity from the ipcache is looked up too', { timeout: 10_000 }, () => {
     const CIDR_ID = 16777217;
     tb.ipcache('10.244.252.128/25', 2, CIDR_ID);
