@@ -67,7 +67,7 @@ struct policy_entry {
 	__u8  flags;
 	__u16 pad;
 	__u32 rule_id;
-	__u64 packets; /* new connections decided by this entry */
+	__u64 packets; /* new connections decided by this entry (plain add, see policy.h) */
 	__u64 bytes;
 };
 

@@ -88,8 +88,12 @@ static __always_inline int policy_check(__u16 ep_id, __u8 dir, const struct peer
 	}
 	out->rule_id = hit->rule_id;
 	if (new_conn) {
-		__sync_fetch_and_add(&hit->packets, 1);
-		__sync_fetch_and_add(&hit->bytes, len);
+		/* Plain adds, not atomic ones: an LPM trie stores the value right after the 12 key
+		 * bytes, so these u64s are only 4-byte aligned and may straddle a cache line. A locked
+		 * add there is a split lock, which this VM traps: ~60 us per new connection instead of
+		 * ~0.4 us. Concurrent new connections on two CPUs may lose an increment. */
+		hit->packets += 1;
+		hit->bytes += len;
 		out->match = policy_match_type(&key, label, hit);
 	}
 	if (hit->deny) {

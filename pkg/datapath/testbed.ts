@@ -64,13 +64,13 @@ export class LxcTestbed {
     }, { pollTimeoutMs: 10 });
   }
 
-  /** Loads bpf_lxc.o into a fresh pin directory with `config`. Close it in `after`. */
-  static async open(config: Partial<DatapathConfig> = {}): Promise<LxcTestbed> {
+  /** Loads bpf_lxc.o (or `objectPath`) into a fresh pin directory with `config`. Close it in `after`. */
+  static async open(config: Partial<DatapathConfig> = {}, objectPath?: string): Promise<LxcTestbed> {
     const pinRoot = `/sys/fs/bpf/cilia-test-dp-${process.pid.toString(36)}${crypto.randomBytes(3).toString('hex')}`;
     fs.mkdirSync(pinRoot);
     let dp: LoadedLxcDatapath | undefined;
     try {
-      dp = loadLxcDatapath({ pinRoot, config });
+      dp = loadLxcDatapath({ pinRoot, config, objectPath });
       const tb = new LxcTestbed(pinRoot, dp);
       await tb.reader.ready;
       return tb;
