@@ -105,9 +105,11 @@ export const CT_EGRESS = 0;
 export const CT_INGRESS = 1;
 /** `ipv4_ct_tuple.flags`: a per-packet LB entry on the original (pre-DNAT) tuple. */
 export const CT_SERVICE = 2;
-/** `ct_entry.flags` bits. */
+/** `ct_entry.flags`: FIN seen in the original direction (or RST). */
 export const CT_F_TX_CLOSING = 1;
+/** `ct_entry.flags`: FIN seen in the reply direction (or RST). */
 export const CT_F_RX_CLOSING = 2;
+/** `ct_entry.flags`: the TCP handshake completed (a packet without SYN after a reply): established lifetime. */
 export const CT_F_SEEN_NON_SYN = 4;
 
 /** `struct ipv4_ct_tuple`: the tuple of a connection's first packet plus its owner flag. */
@@ -143,10 +145,13 @@ export type MetricsValue = CodecValue<typeof metricsValue>;
 
 // ---- load balancing --------------------------------------------------------------------------
 
-/** `lb4_service.flags` bits. */
+/** `lb4_service.flags`: session affinity by client IP (timeout in the master's backend_id). */
 export const SVC_F_AFFINITY = 1;
+/** `lb4_service.flags`: choose new backends from the service's Maglev table in `cilia_lb4_maglev`. */
 export const SVC_F_MAGLEV = 2;
+/** `lb4_service.flags`: clients must match `cilia_lb4_source_range` (else drop 177). */
 export const SVC_F_SOURCE_RANGE = 4;
+/** `lb4_service.flags`: local backends only (the agent fills the slots accordingly; the datapath ignores it). */
 export const SVC_F_LOCAL = 8;
 /** `lb4_backend.flags`: backend states. */
 export const BackendState = { Active: 0, Terminating: 1, Quarantined: 2, Maintenance: 3 } as const;
