@@ -6,6 +6,7 @@
 #include "common.h"
 #include "drop.h"
 #include "flow.h"
+#include "ipv4.h"
 
 #define TCP_FLAGS_OFF 13 /* byte of the TCP header holding FIN..CWR */
 
@@ -20,12 +21,12 @@ static __always_inline int icmp_parse_inner(const struct __sk_buff *ctx, struct 
 
 	if (bpf_skb_load_bytes(ctx, off, &ip, sizeof(ip)) < 0)
 		return -DROP_CT_INVALID_HDR;
-	if (ip.version != 4 || ip.ihl < 5)
+	if (ip.version != 4 || ip.ihl < IPV4_MIN_IHL)
 		return -DROP_CT_INVALID_HDR;
 	t->saddr = ip.saddr;
 	t->daddr = ip.daddr;
 	t->nexthdr = ip.protocol;
-	off += ip.ihl * 4;
+	off += ip.ihl * IPV4_IHL_UNIT;
 	switch (ip.protocol) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
