@@ -59,7 +59,7 @@ function namespaceHandler(db: DB, namespaces: Namespaces, endpoints: EndpointMan
     prepareApply(items) {
       const nss = items.map(parse);
       return {
-        objects: nss.map((n, i) => ({ key: { kind: 'Namespace', namespace: '', name: n.name }, source: items[i]!.object })),
+        objects: nss.map((n, i) => ({ key: { kind: 'Namespace', namespace: '', name: n.name }, source: items[i].object })),
         commit: () => namespaces.upsert(nss),
         wait: (signal) => waitRelabelled(nss.map((n) => n.name), signal),
       };
@@ -120,7 +120,7 @@ export class ApplyService {
     if (opts.dryRun) return { objects: keys, revisions: [] as number[] };
     const revisions = prepared.map((p) => p.commit());
     this.store.upsert(prepared.flatMap((p) => p.objects));
-    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal)));
+    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
     return { objects: keys, revisions };
   }
 
@@ -143,7 +143,7 @@ export class ApplyService {
     const revisions = prepared.map((p) => p.commit());
     const keys = prepared.flatMap((p) => p.objects.map((o) => o.key));
     this.store.delete(keys);
-    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal)));
+    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
     return { objects: keys, revisions };
   }
 

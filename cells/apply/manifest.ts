@@ -11,7 +11,7 @@ export function readManifest(text: string): ApplyItem[] {
   const items: ApplyItem[] = [];
   list.forEach((doc, i) => {
     const where = `document ${i + 1}`;
-    if (doc.errors.length) throw badRequest(`${where}: YAML/JSON syntax: ${doc.errors[0]!.message}`, where);
+    if (doc.errors.length) throw badRequest(`${where}: YAML/JSON syntax: ${doc.errors[0].message}`, where);
     const v: unknown = doc.toJS({ maxAliasCount: 100 });
     if (v === null || v === undefined) return;
     collect(v, where, items);

@@ -97,12 +97,12 @@ export function endpointRoutes(mgr: EndpointManager, gateway: string): ApiRoute[
     }),
     route('GET', '/v1/endpoint', 'Every endpoint', () => mgr.list().map(json)),
     route('GET', '/v1/endpoint/{ref}', 'One endpoint by id, NAME or NAMESPACE/NAME (with ?namespace=)', (req) => {
-      const ep = mgr.get(parseRef(req.params.ref!, req.query.get('namespace')));
+      const ep = mgr.get(parseRef(req.params.ref, req.query.get('namespace')));
       if (!ep) throw notFound(`no such endpoint ${req.params.ref}`);
       return json(ep);
     }),
     route('DELETE', '/v1/endpoint/{ref}', 'Delete an endpoint by id or name', async (req) => {
-      const ok = await mgr.delete(parseRef(req.params.ref!, req.query.get('namespace')));
+      const ok = await mgr.delete(parseRef(req.params.ref, req.query.get('namespace')));
       if (!ok) throw notFound(`no such endpoint ${req.params.ref}`);
       return { deleted: true };
     }),
@@ -110,7 +110,7 @@ export function endpointRoutes(mgr: EndpointManager, gateway: string): ApiRoute[
     route('PATCH', '/v1/endpoint/{ref}/labels', 'Add ({"add": {k: v}}) and delete ({"delete": [k]}) pod labels', async (req) => {
       const body = (req.body ?? {}) as { add?: unknown; delete?: unknown };
       if (body.delete !== undefined && (!Array.isArray(body.delete) || body.delete.some((k) => typeof k !== 'string'))) throw badRequest('delete must be a list of label keys', 'delete');
-      const ep = await mgr.updateLabels(parseRef(req.params.ref!, req.query.get('namespace')), (body.add ?? {}) as Record<string, string>, (body.delete ?? []) as string[], req.signal);
+      const ep = await mgr.updateLabels(parseRef(req.params.ref, req.query.get('namespace')), (body.add ?? {}) as Record<string, string>, (body.delete ?? []) as string[], req.signal);
       return json(ep);
     }),
     route('POST', '/v1/endpoint/check', 'CNI CHECK: {containerId, ifName, netns}', (req) => {

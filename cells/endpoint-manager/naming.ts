@@ -11,7 +11,7 @@ export function hostIfName(prefix: string, containerId: string, ifName: string):
 /** A random locally administered unicast MAC address. */
 export function randomMac(): string {
   const b = crypto.randomBytes(6);
-  b[0] = (b[0]! & 0xfe) | 0x02;
+  b[0] = (b[0] & 0xfe) | 0x02;
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 

@@ -42,7 +42,7 @@ export function checkLabels(labels: unknown, field: string): Record<string, stri
 export function parseNamedPort(text: string, field: string): NamedPortJSON {
   const m = /^([^=]+)=(\d+)(?:\/([A-Za-z]+))?$/.exec(text.trim());
   if (!m) throw badRequest(`${field}: ${JSON.stringify(text)} is not NAME=PORT[/TCP|UDP|SCTP]`, field);
-  return checkNamedPort({ name: m[1]!, port: Number(m[2]), protocol: (m[3] ?? 'TCP').toUpperCase() }, field);
+  return checkNamedPort({ name: m[1], port: Number(m[2]), protocol: (m[3] ?? 'TCP').toUpperCase() }, field);
 }
 
 function checkNamedPort(p: Record<string, unknown>, field: string): NamedPortJSON {
@@ -98,5 +98,5 @@ export function validateCreate(body: unknown): ValidCreate {
     throw badRequest(`containerId ${JSON.stringify(r.containerId)} must be alphanumeric with '_', '.' or '-'`, 'containerId');
   }
   if (r.mtu !== undefined && (typeof r.mtu !== 'number' || !Number.isInteger(r.mtu) || r.mtu < 576 || r.mtu > 65535)) throw badRequest('mtu must be an integer from 576 to 65535', 'mtu');
-  return { name: r.name, namespace, labels, namedPorts: ports, netns: r.netns as string | undefined, ifName, containerId: r.containerId as string | undefined, mtu: r.mtu as number | undefined };
+  return { name: r.name, namespace, labels, namedPorts: ports, netns: r.netns, ifName, containerId: r.containerId, mtu: r.mtu };
 }

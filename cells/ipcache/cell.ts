@@ -23,7 +23,7 @@ interface Sources {
 
 function splitPrefix(prefix: string): { addr: string; prefixlen: number } {
   const [addr, len] = prefix.split('/');
-  return { addr: addr!, prefixlen: Number(len) };
+  return { addr: addr, prefixlen: Number(len) };
 }
 
 class IpcacheOps implements Operations<IpcacheEntry> {

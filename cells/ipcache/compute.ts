@@ -22,7 +22,7 @@ export class CidrIndex {
     for (const [p, id] of prefixes) {
       const { base, bits } = parse(p);
       let m = this.byLen.get(bits);
-      if (!m) this.byLen.set(bits, (m = new Map()));
+      if (!m) this.byLen.set(bits, (m = new Map<number, number>()));
       m.set(base, id);
     }
     this.lengths = [...this.byLen.keys()].sort((a, b) => b - a);

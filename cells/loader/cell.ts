@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { Subject } from 'rxjs';
 import { assertAligned } from '../../pkg/bpf/index.js';
-import { type DatapathConfig, DEFAULT_LXC_OBJECT, EVENT_CODECS, type LoadedLxcDatapath, MAP_CODECS, loadLxcDatapath } from '../../pkg/datapath/index.js';
+import { type DatapathConfig, DEFAULT_LXC_OBJECT, type LoadedLxcDatapath, MAP_CODECS, ciliaEvent, loadLxcDatapath } from '../../pkg/datapath/index.js';
 import { badRequest } from '../../pkg/api/index.js';
 import { type Health, IHealth, ILifecycle, ILogger, type Lifecycle, type Logger, config, module, provide, provideInto } from '../../pkg/hive/index.js';
 import { IApiRoutes, route } from '../api-server/types.js';
@@ -73,7 +73,7 @@ class LxcLoader implements Loader {
 
   start(): void {
     // The alignment check: a codec that disagrees with the C struct would silently corrupt maps.
-    assertAligned(this.objectPath, [...MAP_CODECS, ...EVENT_CODECS]);
+    assertAligned(this.objectPath, [...MAP_CODECS, ciliaEvent]);
     const t0 = performance.now();
     this.loaded = loadLxcDatapath({ objectPath: this.objectPath, pinRoot: this.pinRoot, config: this.cfg, mapSizes: this.sizes });
     this.log.info('datapath loaded', { object: this.objectPath, pinRoot: this.pinRoot, ms: Math.round(performance.now() - t0), fromContainer: this.loaded.fromContainer.id, toContainer: this.loaded.toContainer.id });

@@ -3,7 +3,7 @@
 // this cell opens them by pin path, so handles stay valid across datapath reloads. Inspect with
 // `cilia bpf endpoint list`, `cilia bpf ipcache list`, `cilia bpf metrics list`.
 
-import { type DatapathMaps, closeDatapathMaps, openDatapathMaps, reasonName } from '../../pkg/datapath/index.js';
+import { type DatapathMaps, closeDatapathMaps, dropReasonText, openDatapathMaps } from '../../pkg/datapath/index.js';
 import { ILifecycle, type Lifecycle, config, module, provide, provideInto } from '../../pkg/hive/index.js';
 import { IApiRoutes, route } from '../api-server/types.js';
 import { IDaemonConfig } from '../daemon-config/types.js';
@@ -57,7 +57,7 @@ export const MapsCell = module(
       route('GET', '/v1/bpf/metrics', 'Datapath counters per reason and direction (summed over CPUs)', () =>
         [...m.maps.metrics.entriesPerCpu()].map(([key, perCpu]) => ({
           reason: key.reason,
-          reasonName: key.reason === 0 ? 'Forwarded' : reasonName(key.reason),
+          reasonName: key.reason === 0 ? 'Forwarded' : dropReasonText(key.reason),
           direction: DIRECTIONS[key.dir] ?? String(key.dir),
           packets: perCpu.reduce((s, v) => s + v.count, 0n).toString(),
           bytes: perCpu.reduce((s, v) => s + v.bytes, 0n).toString(),

@@ -7,12 +7,12 @@ import { RingBufferReader } from '../../pkg/bpf/index.js';
 import { type DatapathEvent, decodeEvent, eventToJSON, formatEvent } from '../../pkg/datapath/index.js';
 import { badRequest } from '../../pkg/api/index.js';
 import { type Health, IHealth, ILifecycle, ILogger, type Lifecycle, type Logger, module, provide, provideInto } from '../../pkg/hive/index.js';
-import { IApiRoutes, route } from '../api-server/types.js';
+import { type ApiStream, IApiRoutes, route } from '../api-server/types.js';
 import { ILoader } from '../loader/types.js';
 import { IStatusLines } from '../status/types.js';
 import { IMonitor, type Monitor } from './types.js';
 
-const TYPE_NAMES: Record<string, number> = { drop: 1, trace: 4, 'policy-verdict': 5 };
+const TYPES = ['drop', 'trace', 'policy-verdict'];
 
 class RingMonitor implements Monitor {
   private readonly subject = new Subject<DatapathEvent>();
@@ -36,7 +36,7 @@ class RingMonitor implements Monitor {
           continue;
         }
         this.received++;
-        this.byType[ev.typeName] = (this.byType[ev.typeName] ?? 0) + 1;
+        this.byType[ev.type] = (this.byType[ev.type] ?? 0) + 1;
         this.subject.next(ev);
       }
     });
@@ -78,9 +78,9 @@ export const MonitorCell = module(
     factory: (m) => [
       route('GET', '/v1/monitor', 'Stream of datapath events as NDJSON (?type=drop|trace|policy-verdict, repeatable)', (req) => {
         const types = req.query.getAll('type');
-        for (const t of types) if (!(t in TYPE_NAMES)) throw badRequest(`unknown event type ${JSON.stringify(t)}; types: ${Object.keys(TYPE_NAMES).join(', ')}`, 'type');
-        const wanted = new Set(types.map((t) => TYPE_NAMES[t]!));
-        return {
+        for (const t of types) if (!TYPES.includes(t)) throw badRequest(`unknown event type ${JSON.stringify(t)}; types: ${TYPES.join(', ')}`, 'type');
+        const wanted = new Set<string>(types);
+        const result: ApiStream = {
           stream: (res, signal) =>
             new Promise<void>((resolve) => {
               const sub = m.events$.pipe(filter((ev) => wanted.size === 0 || wanted.has(ev.type))).subscribe({
@@ -95,6 +95,7 @@ export const MonitorCell = module(
               }, { once: true });
             }),
         };
+        return result;
       }),
     ],
   }),

@@ -20,7 +20,7 @@ function parseItem(item: ApplyItem, defaultNamespace: string): Parsed[] {
       return parsePolicies(JSON.stringify(value), { defaultNamespace }).policies;
     } catch (err) {
       if (err instanceof PolicyParseError) {
-        const first = err.errors[0]!;
+        const first = err.errors[0];
         const msg = err.errors.map((e) => `${item.where}: ${e.message}`).join('\n');
         throw new ApiError(400, err.errors.length === 1 ? `invalid policy: ${msg}` : `invalid policy (${err.errors.length} errors):\n${msg}`, `${item.where}: ${first.path}`);
       }

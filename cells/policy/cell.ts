@@ -30,7 +30,7 @@ const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1,
 
 /** Labels for trace: source-prefixed labels as given, or plain `k=v` pod labels in a namespace. */
 function traceLabels(list: string[], namespace: string): LabelSet {
-  if (list.some((l) => /^[a-z0-9-]+:/.test(l.split('=')[0]!))) {
+  if (list.some((l) => /^[a-z0-9-]+:/.test(l.split('=')[0]))) {
     try {
       return LabelSet.parse(list, 'k8s');
     } catch (err) {
@@ -93,7 +93,7 @@ export const PolicyCell = module(
         return engine.trace(traceLabels(src, req.query.get('srcNamespace') ?? 'default'), traceLabels(dst, req.query.get('dstNamespace') ?? 'default'), Number(m[1]), proto);
       }),
       route('GET', '/v1/bpf/policy/{ref}', 'The cilia_policy entries of one endpoint, read from the BPF map', (req) => {
-        const text = req.params.ref!;
+        const text = req.params.ref;
         const ep = /^\d+$/.test(text) ? mgr.get({ id: Number(text) }) : mgr.get({ namespace: req.query.get('namespace') ?? 'default', name: text });
         if (!ep) throw notFound(`no such endpoint ${text}`);
         const out = [];

@@ -48,7 +48,7 @@ function portsKey(ep: Endpoint): string {
 }
 
 function namedPortMap(ep: Endpoint): Map<string, NamedPortValue> {
-  return new Map(ep.namedPorts.map((p) => [p.name, { port: p.port, protocol: PROTO_NUM[p.protocol]! }]));
+  return new Map(ep.namedPorts.map((p) => [p.name, { port: p.port, protocol: PROTO_NUM[p.protocol] }]));
 }
 
 function hasNamedEgress(objects: Iterable<PolicyObject>, refs: ResolvedPolicy['matchingRules']): boolean {
@@ -244,7 +244,7 @@ export class Engine implements PolicyEngine {
     for (const e of eps.values()) {
       if (!e.namedPorts.length) continue;
       const list = portsByIdentity.get(e.identity) ?? [];
-      for (const p of e.namedPorts) list.push({ name: p.name, port: p.port, protocol: PROTO_NUM[p.protocol]! });
+      for (const p of e.namedPorts) list.push({ name: p.name, port: p.port, protocol: PROTO_NUM[p.protocol] });
       portsByIdentity.set(e.identity, list);
     }
     for (const id of eps.keys()) if (!this.endpoints.has(id)) this.dirty.add(id);
@@ -313,8 +313,8 @@ export class Engine implements PolicyEngine {
     await Promise.all(waits);
     this.enforced = Math.max(this.enforced, revision);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.waiters[i]!.rev <= this.enforced) {
-        this.waiters[i]!.resolve();
+      if (this.waiters[i].rev <= this.enforced) {
+        this.waiters[i].resolve();
         this.waiters.splice(i, 1);
       }
     }
@@ -324,8 +324,8 @@ export class Engine implements PolicyEngine {
     }
     if (this.dirty.size === 0 && this.removed.size === 0) {
       for (let i = this.idleWaiters.length - 1; i >= 0; i--) {
-        if (this.idleWaiters[i]!.after < seq) {
-          this.idleWaiters[i]!.resolve();
+        if (this.idleWaiters[i].after < seq) {
+          this.idleWaiters[i].resolve();
           this.idleWaiters.splice(i, 1);
         }
       }

@@ -59,7 +59,7 @@ export const bpfCommands: Command[] = [
     maxArgs: 1,
     options: { json: { type: 'boolean', description: 'print JSON' } },
     async run({ client, args, opts, out }) {
-      const entries = await client.get<CtEntry[]>(`/v1/bpf/ct/${encodeURIComponent(args[0]!)}`);
+      const entries = await client.get<CtEntry[]>(`/v1/bpf/ct/${encodeURIComponent(args[0])}`);
       if (opts.json) return out(json(entries));
       out(
         entries
@@ -98,7 +98,7 @@ export const bpfCommands: Command[] = [
     options: { namespace: { type: 'string', description: 'namespace of a NAME (default "default")' }, json: { type: 'boolean', description: 'print JSON' } },
     async run({ client, args, opts, out }) {
       const ns = typeof opts.namespace === 'string' ? `?namespace=${encodeURIComponent(opts.namespace)}` : '';
-      const r = await client.get<{ endpoint: number; policy?: { revision: number }; entries: { direction: string; identity: number; port: string; verdict: string; packets: number; bytes: number }[] }>(`/v1/bpf/policy/${encodeURIComponent(args[0]!)}${ns}`);
+      const r = await client.get<{ endpoint: number; policy?: { revision: number }; entries: { direction: string; identity: number; port: string; verdict: string; packets: number; bytes: number }[] }>(`/v1/bpf/policy/${encodeURIComponent(args[0])}${ns}`);
       if (opts.json) return out(json(r));
       out(`Endpoint ${r.endpoint}, policy revision ${r.policy?.revision ?? '-'}\n`);
       out(table(['POLICY', 'DIRECTION', 'IDENTITY', 'PORT/PROTO', 'PACKETS', 'BYTES'], r.entries.map((e) => [e.verdict === 'deny' ? 'Deny' : 'Allow', e.direction === 'egress' ? 'Egress' : 'Ingress', e.identity === 0 ? 'ANY' : String(e.identity), e.port, String(e.packets), String(e.bytes)])));

@@ -72,7 +72,7 @@ export const endpointCommands: Command[] = [
     maxArgs: 1,
     options: { namespace: { type: 'string', description: 'namespace of NAME (default "default")' }, json: { type: 'boolean', description: 'print JSON (the default)' } },
     async run({ client, args, opts, out }) {
-      out(json(await client.get<EndpointJSON>(`/v1/endpoint/${refPath(args[0]!, opts.namespace)}`)));
+      out(json(await client.get<EndpointJSON>(`/v1/endpoint/${refPath(args[0], opts.namespace)}`)));
     },
   },
   {
@@ -83,7 +83,7 @@ export const endpointCommands: Command[] = [
     maxArgs: 1,
     options: { namespace: { type: 'string', description: 'namespace of NAME (default "default")' } },
     async run({ client, args, opts, out }) {
-      await client.delete(`/v1/endpoint/${refPath(args[0]!, opts.namespace)}`);
+      await client.delete(`/v1/endpoint/${refPath(args[0], opts.namespace)}`);
       out(`endpoint ${args[0]} deleted\n`);
     },
   },
@@ -103,7 +103,7 @@ export const endpointCommands: Command[] = [
       const add = parseLabelList(list(opts.add));
       const del = list(opts.delete);
       if (!Object.keys(add).length && !del.length) throw new UsageError('nothing to do: pass --add k=v and/or --delete k');
-      const ep = await client.patch<EndpointJSON>(`/v1/endpoint/${refPath(args[0]!, opts.namespace)}/labels`, { add, delete: del });
+      const ep = await client.patch<EndpointJSON>(`/v1/endpoint/${refPath(args[0], opts.namespace)}/labels`, { add, delete: del });
       if (opts.json) return out(json(ep));
       out(`endpoint ${ep.id}: labels ${Object.entries(ep.labels).map(([k, v]) => `${k}=${v}`).join(',') || '(none)'}, identity ${ep.identity}\n`);
     },
@@ -127,7 +127,7 @@ export const endpointCommands: Command[] = [
     maxArgs: 1,
     options: { json: { type: 'boolean', description: 'print JSON' } },
     async run({ client, args, opts, out }) {
-      const i = await client.get<IdentityJSON>(`/v1/identity/${encodeURIComponent(args[0]!)}`);
+      const i = await client.get<IdentityJSON>(`/v1/identity/${encodeURIComponent(args[0])}`);
       if (opts.json) return out(json(i));
       out(table(['ID', 'KIND', 'REFS', 'LABELS'], [[String(i.id), i.kind, i.refs < 0 ? '-' : String(i.refs), i.labels.join(',')]]));
     },

@@ -29,7 +29,7 @@ export function parseLabelList(values: readonly string[]): Record<string, string
 }
 
 /** A flag value that may be given once or repeated. */
-export function list(v: unknown): string[] {
+export function list(v: string | boolean | string[] | boolean[] | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v.map(String) : [String(v)];
 }

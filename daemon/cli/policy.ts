@@ -62,7 +62,7 @@ export const policyCommands: Command[] = [
     maxArgs: 1,
     options: { wait: waitOpt, namespace: nsOpt },
     async run({ client, args, opts, out, stdin }) {
-      const text = await readInput(args[0]!, stdin);
+      const text = await readInput(args[0], stdin);
       const r = await client.request<ApplyResult>('PUT', `/v1/policy${q(opts)}`, undefined, text, 'application/yaml');
       out(`Revision: ${r.revision}\n`);
     },
@@ -75,7 +75,7 @@ export const policyCommands: Command[] = [
     maxArgs: 1,
     options: { namespace: nsOpt },
     async run({ client, args, opts, out, stdin }) {
-      const text = await readInput(args[0]!, stdin);
+      const text = await readInput(args[0], stdin);
       const r = await client.request<ApplyResult>('POST', `/v1/policy/validate${q(opts)}`, undefined, text, 'application/yaml');
       out(`All policies are valid (${r.objects.map(describe).join(', ')})\n`);
     },

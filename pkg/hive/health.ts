@@ -59,6 +59,11 @@ export class HealthRegistry {
     return new ScopedHealth(this, id);
   }
 
+  /** A reporter whose own status is not recorded until it reports; its scopes report normally. */
+  detachedScope(id: string): Health {
+    return new ScopedHealth(this, id);
+  }
+
   /** @internal */
   set(s: HealthStatus): void {
     const next = new Map(this.subject.value);
@@ -84,14 +89,13 @@ export class HealthRegistry {
   }
 }
 
-// Which level wins when aggregating: a degraded child makes the parent degraded.
-const RANK: Record<Level, number> = { OK: 0, Unknown: 1, Stopped: 1, Degraded: 3 };
+// Which level wins when aggregating: a degraded child makes the parent degraded; a child that stopped on
+// purpose (a finished one-shot job) does not make its parent look broken.
+const RANK: Record<Level, number> = { Stopped: 0, OK: 1, Unknown: 2, Degraded: 3 };
 
-/** The worse of two levels for aggregation. Stopped children do not make a parent look broken. */
+/** The worse of two levels for aggregation. */
 export function worse(a: Level, b: Level): Level {
-  if (RANK[b] > RANK[a]) return b;
-  if (RANK[b] === RANK[a] && a === 'Stopped' && b === 'Unknown') return b;
-  return a;
+  return RANK[b] > RANK[a] ? b : a;
 }
 
 function buildTree(rootName: string, statuses: HealthStatus[]): HealthNode {
@@ -111,8 +115,10 @@ function buildTree(rootName: string, statuses: HealthStatus[]): HealthNode {
   }
   const freeze = (m: Mut): HealthNode => {
     const children = [...m.children.values()].sort((a, b) => a.name.localeCompare(b.name)).map(freeze);
-    let level: Level = m.status?.level ?? (children.length ? 'OK' : 'Unknown');
+    // A node without its own report takes the worst of its children; Stopped children count as OK.
+    let level: Level = m.status?.level ?? (children.length ? 'Stopped' : 'Unknown');
     for (const c of children) level = worse(level, c.level);
+    if (!m.status && level === 'Stopped' && children.some((c) => c.level !== 'Stopped')) level = 'OK';
     const degradedChild = children.find((c) => c.level === 'Degraded');
     const message = m.status?.message ?? (degradedChild ? `${degradedChild.name}: ${degradedChild.message}` : '');
     return { name: m.name, id: m.id, level, message, error: m.status?.error, updatedAt: m.status?.updatedAt, children };

@@ -135,13 +135,16 @@ export class Hive {
       scope.register({ key: tok.id, name: tok.tokenName, deps: [], create, origin: 'builtin', module: id, state: 'new' });
     let health: Health | undefined;
     const getHealth = (): Health => (health ??= this.health.reporter(id || 'hive'));
+    // Jobs report under the module without creating a status for the module itself (which would
+    // show as Unknown until the module reports).
+    const jobHealth = (): Health => health ?? this.health.detachedScope(id || 'hive');
     const lifecycle = this.lifecycle.forModule(id);
     const logger = this.logRoot.logger(id);
     reg(IModuleId, () => id);
     reg(ILogger, () => logger);
     reg(IHealth, getHealth);
     reg(ILifecycle, () => lifecycle);
-    reg(IJobGroup, () => this.jobs.group(lifecycle, getHealth, logger));
+    reg(IJobGroup, () => this.jobs.group(lifecycle, jobHealth, logger));
   }
 
   /** Every flag of every module (available before populate). */
