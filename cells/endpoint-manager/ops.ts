@@ -5,7 +5,7 @@
 // entries and devices of ours that no endpoint wants.
 
 import type { Logger } from '../../pkg/hive/index.js';
-import { type Netlink, unwirePod, wirePod } from '../../pkg/netlink/index.js';
+import { type Netlink, setSysctl, unwirePod, wirePod } from '../../pkg/netlink/index.js';
 import { deleteNetns, netnsExists } from '../../pkg/netns/index.js';
 import { EP_F_EGRESS_ENFORCED, EP_F_INGRESS_ENFORCED, endpointKeyByIfindex, endpointKeyByIp, ENDPOINT_KEY_IPV4, ENDPOINT_KEY_IFINDEX, type EndpointInfo } from '../../pkg/datapath/index.js';
 import type { ReadTxn, Revision } from '../../pkg/statedb/index.js';
@@ -61,6 +61,9 @@ export class EndpointDatapathOps implements Operations<Endpoint> {
       });
       link = nl.getLink(ep.hostIfName);
       if (!link) throw new Error(`veth ${ep.hostIfName} vanished right after it was created`);
+      // The datapath is IPv4-only: keep the host side from sending IPv6 (router solicitations, MLD)
+      // into the pod, which the datapath would only drop.
+      disableIpv6(ep.hostIfName);
       this.log.debug('wired endpoint', { endpoint: ep.id, hostIf: ep.hostIfName, ifindex: link.index });
     } else {
       // Restart or refresh: keep the device (and the pod's connections) and make sure it is routed.
@@ -114,6 +117,15 @@ export class EndpointDatapathOps implements Operations<Endpoint> {
         nl.deleteLink(link.name);
       }
     }
+  }
+}
+
+/** Turns IPv6 off on a host device (best effort: a kernel without IPv6 has nothing to turn off). */
+export function disableIpv6(ifName: string): void {
+  try {
+    setSysctl(`net/ipv6/conf/${ifName}/disable_ipv6`, '1');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

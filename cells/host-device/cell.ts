@@ -5,7 +5,7 @@
 // restart finds the pair in place and leaves it alone.
 
 import { ConfigError, type Health, IHealth, ILifecycle, ILogger, type Lifecycle, type Logger, config, invoke, module, token } from '../../pkg/hive/index.js';
-import { Netlink } from '../../pkg/netlink/index.js';
+import { Netlink, setSysctl } from '../../pkg/netlink/index.js';
 import { IIpam } from '../ipam/types.js';
 
 interface HostDeviceConfig {
@@ -25,6 +25,13 @@ export function ensureHostDevice(nl: Netlink, name: string, peer: string, router
   const p = nl.getLink(peer);
   if (p && !p.up) nl.setUp(p.index);
   nl.replaceAddress({ address: `${routerIP}/32`, dev: link.index });
+  for (const dev of [name, peer]) {
+    try {
+      setSysctl(`net/ipv6/conf/${dev}/disable_ipv6`, '1');
+    } catch {
+      /* no IPv6 in this kernel: nothing to disable */
+    }
+  }
   return link.index;
 }
 

@@ -1,7 +1,7 @@
 // Test helper: run a real cilia-agent process with its own socket, state directory and bpffs root,
 // so that tests (and several agents) can run side by side; talk to it with the CLI or the API client.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,11 +64,63 @@ export interface TestAgent {
 
 /** Options of startAgent. */
 export interface StartOptions {
+  /**
+   * Datapath isolation for tests that create endpoints: a 2-5 character prefix used for the host
+   * device (`<prefix>h`/`<prefix>n`) and endpoint veths, and this agent's own pod CIDR. See
+   * test/lib/ranges.md for the prefixes and CIDRs already taken.
+   */
+  readonly datapath?: { readonly prefix: string; readonly podCidr: string };
   /** Extra flags. */
   readonly args?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   /** How long to wait for /v1/healthz. Default 30 s. */
   readonly readyTimeoutMs?: number;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Kills what runs in a netns and removes it (only names under /run/netns). */
+export function removeNetns(nsPath: string): void {
+  if (!nsPath.startsWith('/run/netns/')) return;
+  const name = nsPath.slice('/run/netns/'.length);
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  } catch {
+    /* no such netns */
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Deletes every link whose name starts with `prefix` in the host netns. */
+export function removeLinks(prefix: string): void {
+  const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  for (const line of out.split('\n')) {
+    const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
+    if (name?.startsWith(prefix)) {
+      try {
+        execFileSync('ip', ['link', 'del', name], { stdio: 'ignore' });
+      } catch {
+        /* gone with its peer */
+      }
+    }
+  }
 }
 
 async function waitReady(client: ApiClient, proc: ChildProcess, logs: () => string, timeoutMs: number): Promise<void> {
@@ -95,7 +147,9 @@ export async function startAgent(name: string, opts: StartOptions = {}): Promise
   const socket = path.join(dir, 'cilia.sock');
   const stateDir = path.join(dir, 'state');
   const bpfRoot = `/sys/fs/bpf/cilia-test-${name}-${rand}`;
-  const args = [`--api-socket=${socket}`, `--state-dir=${stateDir}`, `--bpf-root=${bpfRoot}`, '--log-level=debug', ...(opts.args ?? [])];
+  const dp = opts.datapath;
+  const dpArgs = dp ? [`--pod-cidr=${dp.podCidr}`, `--host-device=${dp.prefix}h`, `--host-device-peer=${dp.prefix}n`, `--endpoint-ifname-prefix=${dp.prefix}`] : [];
+  const args = [`--api-socket=${socket}`, `--state-dir=${stateDir}`, `--bpf-root=${bpfRoot}`, '--log-level=debug', ...dpArgs, ...(opts.args ?? [])];
   const client = new ApiClient(socket, 60_000);
   let log = '';
   const launch = (): ChildProcess => {
@@ -127,7 +181,23 @@ export async function startAgent(name: string, opts: StartOptions = {}): Promise
       await waitReady(client, agent.proc, () => log, opts.readyTimeoutMs ?? 30_000);
     },
     async cleanup() {
+      // Endpoint netns the agent knows about (it leaves the datapath in place when it stops, by design).
+      const netns = new Set<string>();
+      try {
+        for (const e of await client.get<{ netnsPath: string }[]>('/v1/endpoint')) netns.add(e.netnsPath);
+      } catch {
+        /* the agent is not running: fall back to the persisted records */
+      }
+      for (const f of safeReaddir(path.join(stateDir, 'endpoints'))) {
+        try {
+          netns.add((JSON.parse(fs.readFileSync(path.join(stateDir, 'endpoints', f), 'utf8')) as { netnsPath: string }).netnsPath);
+        } catch {
+          /* ignore */
+        }
+      }
       await agent.stop('SIGTERM');
+      for (const ns of netns) removeNetns(ns);
+      if (dp) removeLinks(dp.prefix);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(bpfRoot, { recursive: true, force: true });
     },
