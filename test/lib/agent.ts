@@ -90,7 +90,7 @@ export function removeNetns(nsPath: string): void {
   if (!nsPath.startsWith('/run/netns/')) return;
   const name = nsPath.slice('/run/netns/'.length);
   try {
-    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(/\s+/).filter(Boolean);
     for (const pid of pids) {
       try {
         process.kill(Number(pid), 'SIGKILL');
