@@ -58,20 +58,20 @@ describe('cilia-cni driven by a CNI runtime', { timeout: 120_000 }, () => {
     assert.equal(r1.code, 0, r1.stdout + r1.stderr);
     const res = JSON.parse(r1.stdout) as { cniVersion: string; interfaces: { name: string; mac: string; sandbox?: string }[]; ips: { address: string; gateway: string; interface: number }[]; routes: { dst: string; gw: string }[] };
     assert.equal(res.cniVersion, '1.0.0');
-    assert.equal(res.interfaces[1]!.name, 'eth0');
-    assert.equal(res.interfaces[1]!.sandbox, '/run/netns/tc-pod1');
-    assert.match(res.ips[0]!.address, /^10\.244\.12\.\d+\/32$/);
-    assert.equal(res.ips[0]!.gateway, '10.244.12.1');
-    assert.equal(res.ips[0]!.interface, 1);
+    assert.equal(res.interfaces[1].name, 'eth0');
+    assert.equal(res.interfaces[1].sandbox, '/run/netns/tc-pod1');
+    assert.match(res.ips[0].address, /^10\.244\.12\.\d+\/32$/);
+    assert.equal(res.ips[0].gateway, '10.244.12.1');
+    assert.equal(res.ips[0].interface, 1);
     assert.deepEqual(res.routes, [{ dst: '0.0.0.0/0', gw: '10.244.12.1' }]);
     // The interface inside the pod has the address and MAC the result claims.
     const link = await nsExec('tc-pod1', 'ip', ['-j', 'addr', 'show', 'eth0']);
     const [info] = JSON.parse(link.stdout) as { address: string; addr_info: { local: string }[] }[];
-    assert.equal(info!.address, res.interfaces[1]!.mac);
-    assert.equal(`${info!.addr_info[0]!.local}/32`, res.ips[0]!.address);
+    assert.equal(info.address, res.interfaces[1].mac);
+    assert.equal(`${info.addr_info[0].local}/32`, res.ips[0].address);
     const r2 = await add('tc-pod2');
     assert.equal(r2.code, 0, r2.stdout);
-    const ip2 = (JSON.parse(r2.stdout) as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!;
+    const ip2 = (JSON.parse(r2.stdout) as { ips: { address: string }[] }).ips[0].address.split('/')[0];
     assert.ok(await pingOnce('tc-pod1', ip2), 'pod1 → pod2 right after ADD returned');
     // Labels and named ports from the network config's args reached the endpoint.
     const ep = await agent.client.get<EndpointJSON>('/v1/endpoint/default%2Ftc-pod1');

@@ -100,7 +100,7 @@ describe('endpoints: create, talk, inspect, delete', { timeout: 180_000 }, () =>
   });
 
   test('deleting an endpoint removes its veth, address lease, map entries, identity reference and netns', async () => {
-    const c = eps[2]!;
+    const c = eps[2];
     const before = JSON.parse((await agent.cli(['identity', 'get', String(c.identity), '--json'])).stdout) as { refs: number };
     assert.equal(before.refs, 1);
     const r = await agent.cli(['endpoint', 'delete', c.name]);

@@ -80,13 +80,13 @@ function sink(port: number): void {
 
 switch (mode) {
   case 'serve':
-    serve(args[0]!, Number(args[1]), args[2] ?? 'server');
+    serve(args[0], Number(args[1]), args[2] ?? 'server');
     break;
   case 'ask':
-    ask(args[0]!, args[1]!, Number(args[2]), Number(args[3] ?? 1500));
+    ask(args[0], args[1], Number(args[2]), Number(args[3] ?? 1500));
     break;
   case 'stream':
-    stream(args[0]!, Number(args[1]));
+    stream(args[0], Number(args[1]));
     break;
   case 'sink':
     sink(Number(args[0]));
