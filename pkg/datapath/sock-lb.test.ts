@@ -181,7 +181,13 @@ describe('socket LB with real sockets', { timeout: 180_000 }, () => {
     assert.equal((await tb.client('c1', { op: 'udp', host: VIP, port: 53 })).results[0].error, 'ECONNREFUSED');
     tb.service({ port: 8000, proto: TCP, revNat: 3, backends: [99] });
     assert.equal((await tb.client('c1', { op: 'tcp', host: VIP, port: 8000 })).results[0].error, 'ECONNREFUSED');
-    assert.equal(tb.serviceMetric(DropReason.NoService), 3n);
+    // A dual-stack socket asking for the IPv4-mapped frontend (connect6).
+    const mapped = await tb.client('c1', { op: 'tcp', family: 6, host: `::ffff:${VIP}`, port: 80 });
+    assert.equal(mapped.results[0].error, 'ECONNREFUSED');
+    const mappedCookie = BigInt(mapped.results[0].cookie!);
+    const ev6 = await tb.waitForEvent((e) => e.type === 'drop' && e.hash === Number(mappedCookie & 0xffffffffn), since);
+    assert.deepEqual([ev6.daddr, ev6.dport], [VIP, 80]);
+    assert.equal(tb.serviceMetric(DropReason.NoService), 4n);
     assert.equal(tb.serviceMetric(REASON_FORWARDED), 0n);
   });
 
