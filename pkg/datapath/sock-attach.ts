@@ -4,17 +4,13 @@
 // tools attached at the same hooks are never touched. Processes in the cgroup and in every cgroup below it
 // are load-balanced.
 import fs from 'node:fs';
-import { BpfError, cgroupAttach, cgroupDetach, cgroupQuery, closeFd, progInfoById, type BpfProgram } from '../bpf/index.js';
-// pkg/bpf has no public "fd of a program id" yet; BPF_F_REPLACE needs one for programs a previous agent
-// process attached. TODO(integrator): export it from pkg/bpf and use that.
-import { libbpf } from '../bpf/libbpf.js';
+import { cgroupAttach, cgroupDetach, cgroupQuery, progInfoById, withProgFd, type BpfProgram } from '../bpf/index.js';
 import { SOCK_HOOKS, SOCK_PROGRAM_NAMES, type SockHook, type SockPrograms } from './sock.js';
 
 /** BPF_PROG_TYPE_CGROUP_SOCK_ADDR: the type of every socket LB program. */
 const BPF_PROG_TYPE_CGROUP_SOCK_ADDR = 18;
 /** The kernel keeps the first 15 characters of a program name (BPF_OBJ_NAME_LEN - 1). */
 const KERNEL_NAME_LEN = 15;
-const ENOENT = 2;
 
 /** What is attached at one socket LB hook of a cgroup. */
 export interface SockHookAttachment {
@@ -39,18 +35,6 @@ function isOurs(id: number, hook: SockHook): boolean {
 function hookAttachment(cgroup: string, hook: SockHook): SockHookAttachment {
   const attached = cgroupQuery(cgroup, hook);
   return { attached, ours: attached.filter((id) => isOurs(id, hook)) };
-}
-
-/** Runs `fn` with an fd of program `id`, or with undefined when that program no longer exists. */
-function withProgFd<T>(id: number, fn: (fd: number | undefined) => T): T {
-  const fd = libbpf().bpf_prog_get_fd_by_id(id);
-  if (fd === -ENOENT) return fn(undefined);
-  if (fd < 0) throw new BpfError(`bpf_prog_get_fd_by_id(${id})`, -fd);
-  try {
-    return fn(fd);
-  } finally {
-    closeFd(fd);
-  }
 }
 
 /**
