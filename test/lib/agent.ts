@@ -147,7 +147,9 @@ export async function startAgent(name: string, opts: StartOptions = {}): Promise
   const socket = path.join(dir, 'cilia.sock');
   const stateDir = path.join(dir, 'state');
   const bpfRoot = `/sys/fs/bpf/cilia-test-${name}-${rand}`;
-  const dp = opts.datapath;
+  // Every test agent gets its own datapath names and pod CIDR, even when the test does not care, so that
+  // agents running side by side never share a host device or prune each other's veths.
+  const dp = opts.datapath ?? { prefix: `tz${rand.slice(0, 3)}`, podCidr: `10.244.${200 + Math.floor(Math.random() * 50)}.0/24` };
   const dpArgs = dp ? [`--pod-cidr=${dp.podCidr}`, `--host-device=${dp.prefix}h`, `--host-device-peer=${dp.prefix}n`, `--endpoint-ifname-prefix=${dp.prefix}`] : [];
   const args = [`--api-socket=${socket}`, `--state-dir=${stateDir}`, `--bpf-root=${bpfRoot}`, '--log-level=debug', ...dpArgs, ...(opts.args ?? [])];
   const client = new ApiClient(socket, 60_000);
