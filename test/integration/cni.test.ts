@@ -116,7 +116,9 @@ describe('cilia-cni driven by a CNI runtime', { timeout: 120_000 }, () => {
 
   test('malformed input gets a CNI error with the spec code and leaves nothing behind', async () => {
     const before = (await agent.client.get<unknown[]>('/v1/endpoint')).length;
-    const links = execFileSync('ip', ['-o', 'link']).toString().split('\n').length;
+    // Only this test's devices (prefix tc): other tests create and delete veths at the same time.
+    const ourLinks = () => execFileSync('ip', ['-o', 'link']).toString().split('\n').filter((l) => / tc[0-9a-f]/.test(l)).length;
+    const links = ourLinks();
     const cases: [string, Invocation, number, RegExp][] = [
       ['not JSON', { command: 'ADD', containerId: 'x1', netns: '/run/netns/tc-pod1', ifName: 'eth0', stdin: '{cniVersion: 1.0.0' }, 6, /not valid JSON/],
       ['unsupported version', { command: 'ADD', containerId: 'x1', netns: '/run/netns/tc-pod1', ifName: 'eth0', conf: { ...conf, cniVersion: '9.9.9' } }, 1, /cniVersion 9\.9\.9 is not supported/],
@@ -137,7 +139,7 @@ describe('cilia-cni driven by a CNI runtime', { timeout: 120_000 }, () => {
       assert.ok(e.cniVersion, what);
     }
     assert.equal((await agent.client.get<unknown[]>('/v1/endpoint')).length, before, 'no endpoint created');
-    assert.equal(execFileSync('ip', ['-o', 'link']).toString().split('\n').length, links, 'no veth left behind');
+    assert.equal(ourLinks(), links, 'no veth left behind');
     const ipam = await agent.client.get<{ leases: Record<string, string> }>('/v1/ipam');
     assert.equal(Object.keys(ipam.leases).length, before, 'no address leaked');
   });
