@@ -110,7 +110,7 @@ export function removeNetns(nsPath: string): void {
 
 /** Deletes every link whose name starts with `prefix` in the host netns. */
 export function removeLinks(prefix: string): void {
-  const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   for (const line of out.split('\n')) {
     const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
     if (name?.startsWith(prefix)) {
