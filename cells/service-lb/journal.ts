@@ -83,7 +83,7 @@ export class JsonLinesStore<V> {
   /** Sets `key` (buffered until flush). */
   set(key: string, value: V): void {
     this.live.set(key, value);
-    this.buffered.push(JSON.stringify([key, value]));
+    this.buffered.push(`[${JSON.stringify(key)},${JSON.stringify(value)}]`);
   }
 
   /** Deletes `key` (buffered until flush); a missing key is ignored. */

