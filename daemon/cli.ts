@@ -6,6 +6,7 @@
 import { ApiClient, ApiClientError, AgentUnreachableError, DEFAULT_SOCKET } from '../pkg/api/index.js';
 import { type Command, UsageError, parseCommand, usage } from './cli/command.js';
 import { bpfCommands } from './cli/bpf.js';
+import { cliReference } from './cli/doc.js';
 import { endpointCommands } from './cli/endpoint.js';
 import { policyCommands } from './cli/policy.js';
 import { serviceCommands } from './cli/service.js';
@@ -57,6 +58,10 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => v
   let cmd: Command | undefined;
   try {
     const { socket, rest } = globalFlags(argv);
+    if (rest[0] === 'gen-docs') {
+      out(cliReference(commands));
+      return 0;
+    }
     if (!rest.length || rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help') {
       out(overview());
       return rest.length ? 0 : 2;
