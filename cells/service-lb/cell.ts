@@ -7,8 +7,8 @@
 // EndpointSlice objects of `cilia apply` (persisted by the apply cell), and for a Service with a
 // selector and no EndpointSlice, the local endpoints it selects (followed as they change). Backend ids
 // and rev-NAT indexes are stable and persisted, so the pinned maps and conntrack entries stay valid
-// across restarts. The datapath does the per-packet work (bpf_lxc.c); socket LB plugs in behind
-// --enable-socket-lb once bpf_sock.o exists.
+// across restarts. The datapath does the work: per-packet in bpf_lxc.c (--enable-packet-lb) and, with
+// --enable-socket-lb, at connect()/sendmsg() in bpf_sock.o, which this cell attaches to --cgroup-root.
 //
 // API: GET/PUT /v1/service, GET/DELETE /v1/service/{ref}, GET /v1/bpf/lb, GET /v1/bpf/lb/maglev/{ref}.
 
@@ -26,7 +26,7 @@ import { IApiRoutes, IApiServer } from '../api-server/types.js';
 import { IApplyHandlers } from '../apply/types.js';
 import { IDaemonConfig } from '../daemon-config/types.js';
 import { type Endpoint, type EndpointManager, IEndpointManager } from '../endpoint-manager/types.js';
-import { ILoaderConfig } from '../loader/types.js';
+import { ILoader, ILoaderConfig } from '../loader/types.js';
 import { IDatapathMaps } from '../maps/types.js';
 import { IStatusLines } from '../status/types.js';
 import { serviceRoutes } from './api.js';
@@ -38,6 +38,7 @@ import { K8sServiceSource } from './k8s-source.js';
 import { BpfLbMaps, type LbMaps } from './lbmaps.js';
 import { ServiceManager } from './manager.js';
 import { ServiceMapOps } from './ops.js';
+import { attachSocketLb } from './socklb.js';
 import { newBackendsTable, newServicesTable } from './tables.js';
 import { IServiceLb, IServiceLbConfig, type LbService, type ServiceLb, type ServiceLbConfig } from './types.js';
 
@@ -187,13 +188,27 @@ export const ServiceLbCell = module(
   'service-lb',
   'Service load balancing: services, backends and the LB maps',
   config(IServiceLbConfig, {
-    enableSocketLb: { doc: 'Socket-level service load balancing (cgroup hooks); needs bpf_sock.o, not available yet', format: Boolean, default: false },
-    cgroupRoot: { doc: 'cgroup v2 directory the socket LB programs attach to', format: 'abs-path', default: '/sys/fs/cgroup' },
+    enableSocketLb: { doc: 'Socket-level service load balancing: bpf_sock.o on the cgroup hooks of --cgroup-root', format: Boolean, default: true },
+    cgroupRoot: { doc: 'cgroup v2 directory whose processes (and those below it) get socket LB; mounted or created if missing', format: 'abs-path', default: '/run/cilia/cgroupv2' },
     bpfLbAlgorithm: { doc: 'Backend selection of services that choose none: random or maglev', format: ['random', 'maglev'], default: 'random' as const },
   }),
   invoke('check-lb-datapath', [IServiceLbConfig, ILoaderConfig], (cfg, loader) => {
-    if (cfg.enableSocketLb) throw new ConfigError('invalid value for --enable-socket-lb: socket load balancing (bpf_sock.o) is not available in this version');
-    if (!loader.enablePacketLb) throw new ConfigError('--enable-packet-lb=false needs --enable-socket-lb: with neither, services would not be load-balanced');
+    if (!cfg.enableSocketLb && !loader.enablePacketLb) {
+      throw new ConfigError('--enable-socket-lb=false needs --enable-packet-lb: with neither, services would not be load-balanced');
+    }
+  }),
+  // After the loader (bpf_sock.o reuses bpf_lxc.o's pinned maps); optional so that cell tests need no loader.
+  invoke('socket-lb', [IServiceLbConfig, ILoaderConfig, optional(ILoader), IDaemonConfig, ILifecycle, ILogger, IHealth], (cfg, loaderCfg, loader, daemon, lc: Lifecycle, log: Logger, health: Health) => {
+    const status = health.scope('socket-lb');
+    lc.append({
+      name: 'socket-lb',
+      onStart: () => {
+        if (!cfg.enableSocketLb) return status.ok('off (--enable-socket-lb=false): per-packet LB only');
+        if (!loader) throw new Error('socket LB needs the loader cell (bpf_lxc.o loaded)');
+        attachSocketLb({ bpfRoot: daemon.bpfRoot, cgroupRoot: cfg.cgroupRoot, objectDir: loaderCfg.bpfObjectDir, settings: () => loader.settings() }, log);
+        status.ok(`attached to ${cfg.cgroupRoot}`);
+      },
+    });
   }),
   providePrivate({ provides: ILbMaps, deps: [IDatapathMaps], factory: (m) => new BpfLbMaps(() => m.maps) }),
   providePrivate({
@@ -246,7 +261,7 @@ export const ServiceLbCell = module(
       return {
         name: 'Services',
         state: failed ? ('Warning' as const) : ('Ok' as const),
-        message: `${all.length} service(s), ${lb.numBackends()} backend(s)${failed ? `, ${failed} failing` : ''}; per-packet LB ${loader.enablePacketLb ? 'on' : 'off'}, socket LB ${cfg.enableSocketLb ? 'on' : 'off'}`,
+        message: `${all.length} service(s), ${lb.numBackends()} backend(s)${failed ? `, ${failed} failing` : ''}; per-packet LB ${loader.enablePacketLb ? 'on' : 'off'}, socket LB ${cfg.enableSocketLb ? `on (${cfg.cgroupRoot})` : 'off'}`,
       };
     },
   }),

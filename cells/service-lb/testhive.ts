@@ -118,7 +118,7 @@ export async function serviceLbTestHive(opts: TestHiveOptions): Promise<ServiceL
       },
     }),
   );
-  const t = testHive([StateDBCell, fakes, ServiceLbCell], { argv: ['--log-level=debug', ...(opts.argv ?? [])], overrides: [[ILbMaps, maps]] });
+  const t = testHive([StateDBCell, fakes, ServiceLbCell], { argv: ['--log-level=debug', '--enable-socket-lb=false', ...(opts.argv ?? [])], overrides: [[ILbMaps, maps]] });
   await t.hive.start();
   const routes = (t.hive.resolve(IApiRoutes) as unknown as (readonly ApiRoute[])[]).flat();
   const handlers = t.hive.resolve(IApplyHandlers) as unknown as ApplyHandler[];

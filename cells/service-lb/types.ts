@@ -96,11 +96,16 @@ export const IServiceLb = token<ServiceLb>('ServiceLb');
 /** Flags of the service-lb module. */
 export interface ServiceLbConfig {
   /**
-   * Socket-level load balancing (cgroup connect/sendmsg/recvmsg hooks, bpf_sock.o). Off until that
-   * datapath exists; when it is off, per-packet LB (`--enable-packet-lb`) must be on.
+   * Socket-level load balancing (bpf_sock.o on the cgroup connect/sendmsg/recvmsg/getpeername hooks).
+   * Default on; when it is off, per-packet LB (`--enable-packet-lb`) must be on.
    */
   readonly enableSocketLb: boolean;
-  /** The cgroup v2 directory the socket LB programs attach to. */
+  /**
+   * The cgroup v2 directory the socket LB programs attach to: its processes and those of every cgroup
+   * below it are load-balanced. Default /run/cilia/cgroupv2, where the agent mounts the cgroup v2
+   * hierarchy (its root: every process) if nothing is mounted there; a missing child of a cgroup v2
+   * directory is created.
+   */
   readonly cgroupRoot: string;
   /** Backend selection of services that do not choose one: random or maglev. */
   readonly bpfLbAlgorithm: LbAlgorithm;

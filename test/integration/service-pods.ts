@@ -51,9 +51,16 @@ export class Pod {
     private readonly proc: ChildProcess,
   ) {}
 
-  /** Starts the process in `netns` (a name under /run/netns) and waits until its ports listen (10 s at most). */
-  static async start(netns: string, spec: PodSpec): Promise<Pod> {
-    const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, SELF, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /**
+   * Starts the process in `netns` (a name under /run/netns) and waits until its ports listen (10 s at
+   * most). With `cgroup`, the process joins that cgroup v2 directory first (before `ip netns exec`,
+   * inside which /sys/fs/cgroup is not visible), e.g. to be under socket LB.
+   */
+  static async start(netns: string, spec: PodSpec, opts: { cgroup?: string } = {}): Promise<Pod> {
+    const args = [netns, process.execPath, SELF, JSON.stringify(spec)];
+    const proc = opts.cgroup
+      ? spawn('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && shift && exec ip netns exec "$@"', 'sh', opts.cgroup, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn('ip', ['netns', 'exec', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const pod = new Pod(netns, spec.name, proc);
     proc.stderr.on('data', (d: Buffer) => (pod.stderr += d.toString()));
     let ready!: () => void;
