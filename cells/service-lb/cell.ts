@@ -20,7 +20,7 @@ import {
 import { ApiError } from '../../pkg/api/index.js';
 import type { SelectableEndpoint } from '../../pkg/lb/k8s/index.js';
 import type { Service } from '../../pkg/lb/model/index.js';
-import { type DB, IDB, type Revision, type WriteTxn } from '../../pkg/statedb/index.js';
+import { type DB, IDB, type RWTable, type Revision, type WriteTxn } from '../../pkg/statedb/index.js';
 import { type Reconciler, registerReconciler } from '../../pkg/statedb/reconciler/index.js';
 import { IApiRoutes, IApiServer } from '../api-server/types.js';
 import { IApplyHandlers } from '../apply/types.js';
@@ -40,7 +40,7 @@ import { ServiceManager } from './manager.js';
 import { ServiceMapOps } from './ops.js';
 import { attachSocketLb } from './socklb.js';
 import { newBackendsTable, newServicesTable } from './tables.js';
-import { IServiceLb, IServiceLbConfig, type LbService, type ServiceLb, type ServiceLbConfig } from './types.js';
+import { IServiceLb, IServiceLbConfig, type LbBackend, type LbService, type ServiceLb, type ServiceLbConfig } from './types.js';
 
 /** The LB maps the reconciler writes (the kernel's; tests override it with FakeLbMaps). */
 export const ILbMaps = token<LbMaps>('LbMaps');
@@ -68,8 +68,8 @@ function selectable(ep: Endpoint, nodeName: string): SelectableEndpoint {
 
 /** Everything the cell runs, wired together. */
 class ServiceLbImpl implements ServiceLb {
-  readonly services;
-  readonly backends;
+  readonly services: RWTable<LbService>;
+  readonly backends: RWTable<LbBackend>;
   readonly manager: ServiceManager;
   readonly api: ApiServiceSource;
   readonly k8s: K8sServiceSource;
@@ -106,8 +106,8 @@ class ServiceLbImpl implements ServiceLb {
     );
   }
 
-  /** Start: ids and API-made services from the state directory. */
-  restore(): void {
+  /** Start: ids and API-made services from the state directory. Returns how many services came back. */
+  restore(): number {
     this.idStore.load();
     this.revNats.restore();
     this.backendIds.restore();
@@ -115,6 +115,7 @@ class ServiceLbImpl implements ServiceLb {
     for (const s of skipped) this.log.error('a persisted service could not be restored', { service: s.key, error: s.error });
     this.log.info('API services restored', { restored, skipped: skipped.length });
     this.markInitialized('api-services');
+    return restored;
   }
 
   /** Marks one source complete; once all are, numbers nobody claimed again are freed. */
@@ -184,6 +185,11 @@ class ServiceLbImpl implements ServiceLb {
 
 const IServiceLbImpl = token<ServiceLbImpl>('ServiceLbImpl');
 
+/**
+ * The service-lb module (see the file comment): flags --enable-socket-lb, --cgroup-root,
+ * --bpf-lb-algorithm; provides IServiceLb; contributes API routes, the Service/EndpointSlice apply
+ * handler and a status line. Start fails when socket LB cannot be attached.
+ */
 export const ServiceLbCell = module(
   'service-lb',
   'Service load balancing: services, backends and the LB maps',
@@ -227,7 +233,7 @@ export const ServiceLbCell = module(
         // One round takes a whole `cilia apply` of 10,000 services: a few batched syscalls per map.
         roundSize: 20_000,
       });
-      lc.append({ name: 'restore-services', onStart: () => lb.restore() });
+      lc.append({ name: 'restore-services', onStart: () => health.ok(`${lb.restore()} service(s) made through the API restored`) });
       jobs.add(lb.followEndpoints(endpoints));
       return lb;
     },

@@ -91,6 +91,7 @@ export interface ServiceLb {
    */
   waitProgrammed(rev: Revision, signal?: AbortSignal, keys?: readonly string[]): Promise<void>;
 }
+/** Token of the service load balancer (provided by ServiceLbCell). */
 export const IServiceLb = token<ServiceLb>('ServiceLb');
 
 /** Flags of the service-lb module. */
@@ -110,6 +111,7 @@ export interface ServiceLbConfig {
   /** Backend selection of services that do not choose one: random or maglev. */
   readonly bpfLbAlgorithm: LbAlgorithm;
 }
+/** Token of the service-lb module's flags. */
 export const IServiceLbConfig = token<Readonly<ServiceLbConfig>>('ServiceLbConfig');
 
 // ---- wire format ---------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ export function upsertRequest(opts: Record<string, unknown>): ServiceUpsertReque
   };
 }
 
+/** `service list|upsert|delete`, `bpf lb list`, `bpf lb maglev list`. */
 export const serviceCommands: Command[] = [
   {
     name: 'service list',

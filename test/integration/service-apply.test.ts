@@ -50,7 +50,7 @@ describe('services from cilia apply and the CLI', { timeout: 240_000 }, () => {
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cilia-ts-apply-'));
     agent = await startAgent('ts-apply', { datapath: { prefix: 'tsa', podCidr: '10.244.31.0/24' }, args: ['--enable-socket-lb=false'] });
-    await pod('ts-client', 'role=client');
+    await pod('ts-aclient', 'role=client');
   });
 
   after(async () => {
@@ -175,7 +175,7 @@ spec:
     await cli(['service', 'upsert', '--frontend', '10.96.31.40:80', '--backends', `${eps['ts-http1'].ipv4}:8080,${eps['ts-http2'].ipv4}:8080`]);
     const curl = async (url: string): Promise<string> => {
       try {
-        return (await run('ip', ['netns', 'exec', eps['ts-client'].netns, 'curl', '-s', '-m', '2', url])).stdout.trim();
+        return (await run('ip', ['netns', 'exec', eps['ts-aclient'].netns, 'curl', '-s', '-m', '2', url])).stdout.trim();
       } catch {
         return '';
       }
