@@ -9,11 +9,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { firstValueFrom, timeout } from 'rxjs';
 import { ApiError } from '../../pkg/api/index.js';
-import { BackendState, SVC_F_AFFINITY, SVC_F_MAGLEV } from '../../pkg/datapath/index.js';
+import { BackendState, SVC_F_AFFINITY, SVC_F_LOCAL, SVC_F_MAGLEV, SVC_F_SOURCE_RANGE } from '../../pkg/datapath/index.js';
 import type { Table } from '../../pkg/statedb/index.js';
 import { FakeLbMaps } from './fake.js';
 import { JsonLinesStore } from './journal.js';
-import { type ServiceLbTestHive, applyAndWait, deleteAndWait, putEndpoints, serviceLbTestHive, testEndpoint } from './testhive.js';
+import { TEST_NODE, type ServiceLbTestHive, applyAndWait, deleteAndWait, putEndpoints, serviceLbTestHive, testEndpoint } from './testhive.js';
 import type { LbBackend, LbService, ServiceJSON } from './types.js';
 
 const TCP = 6;
@@ -215,6 +215,22 @@ describe('service-lb cell', () => {
     await h.call('PUT', '/v1/service', { name: 'mg', frontends: [{ address: '10.96.30.3', port: 80 }], backends, algorithm: 'random' });
     assert.equal(fake(h).maglev.size, 0);
     assert.equal(fake(h).master('10.96.30.3', 80, TCP)!.flags & SVC_F_MAGLEV, 0);
+  });
+
+  test('source ranges and the Local traffic policy reach the maps', { timeout: 10_000 }, async () => {
+    const backends = [{ address: '10.244.30.1', port: 80, nodeName: TEST_NODE }, { address: '10.244.30.2', port: 80, nodeName: 'elsewhere' }];
+    const svc = (await h.call('PUT', '/v1/service', { name: 'sr', frontends: [{ address: '10.96.30.4', port: 80 }], backends, sourceRanges: ['10.244.30.0/24', '10.0.0.0/8'], trafficPolicy: 'Local' })) as ServiceJSON;
+    const revNat = svc.frontends[0].revNat;
+    const master = fake(h).master('10.96.30.4', 80, TCP)!;
+    assert.equal(master.flags & SVC_F_SOURCE_RANGE, SVC_F_SOURCE_RANGE);
+    assert.equal(master.flags & SVC_F_LOCAL, SVC_F_LOCAL);
+    assert.deepEqual(fake(h).slots('10.96.30.4', 80, TCP), [svc.backends[0].id], 'only the backend on this node gets new connections');
+    assert.ok(fake(h).backends.has(svc.backends[1].id), 'the remote one stays known');
+    assert.deepEqual([...fake(h).sourceRanges.keys()].sort(), [`${revNat}|10.0.0.0/8`, `${revNat}|10.244.30.0/24`]);
+    await h.call('PUT', '/v1/service', { name: 'sr', frontends: [{ address: '10.96.30.4', port: 80 }], backends, sourceRanges: ['10.0.0.0/8'] });
+    assert.deepEqual([...fake(h).sourceRanges.keys()], [`${revNat}|10.0.0.0/8`], 'a dropped range leaves the map');
+    assert.equal(fake(h).master('10.96.30.4', 80, TCP)!.count, 2, 'Cluster policy: both');
+    await rejectsWith(h.call('PUT', '/v1/service', { name: 'sr', frontends: [{ address: '10.96.30.4', port: 80 }], backends, sourceRanges: ['10.0.0.1/8'] }), 400, 'sourceRanges[0]', /host bits/);
   });
 
   test('a Service with a selector and no EndpointSlice gets the ready endpoints it selects, and follows them', { timeout: 15_000 }, async () => {

@@ -96,6 +96,15 @@ describe('per-packet service load balancing between pods', { timeout: 180_000 },
     assert.deepEqual(r, { ok: true, reply: `${chosen} still there?` }, 'the established connection is still served by the removed backend');
   });
 
+  test('Maglev: a service with --algorithm maglev serves through its table; cilia bpf lb maglev list shows it', { timeout: 60_000 }, async () => {
+    await upsert('10.96.30.17:80', [['ts-b1', 8080], ['ts-b2', 8080], ['ts-b3', 8080]], '--algorithm', 'maglev', '--name', 'ts-maglev');
+    const got = await pods['ts-client'].hellos('10.96.30.17', 80, 30);
+    assert.deepEqual([...new Set(got)].sort(), ['ts-b1', 'ts-b2', 'ts-b3'], `different source ports hash to different backends: ${got.join(', ')}`);
+    const text = await cli(['bpf', 'lb', 'maglev', 'list', 'ts-maglev']);
+    assert.match(text, /10\.96\.30\.17:80\/TCP \(ID \d+\): 16381 slots/);
+    for (const p of ['ts-b1', 'ts-b2', 'ts-b3']) assert.match(text, new RegExp(`${eps[p].ipv4.replace(/\./g, '\\.')}:8080/TCP\\s+(5460|5461)\\s+33\\.3%`));
+  });
+
   test('UDP through a VIP: the reply reaches the client from the VIP', { timeout: 60_000 }, async () => {
     await upsert('10.96.30.13:53/udp', [['ts-b1', 5353], ['ts-b2', 5353]]);
     const r = await pods['ts-client'].udp('10.96.30.13', 53, 'query');
