@@ -5,7 +5,7 @@
 
 import { conflict } from '../../pkg/api/index.js';
 import { type Backend, type BackendState, type Service, backendIdentity } from '../../pkg/lb/model/index.js';
-import type { DB, RWTable, Revision } from '../../pkg/statedb/index.js';
+import type { DB, RWTable, Revision, WriteTxn } from '../../pkg/statedb/index.js';
 import { Status } from '../../pkg/statedb/reconciler/index.js';
 import type { IdAllocator } from './ids.js';
 import type { JsonLinesStore } from './journal.js';
@@ -170,7 +170,8 @@ export class ServiceManager {
     return revision;
   }
 
-  private applyRefDelta(txn: Parameters<RWTable<LbBackend>['insert']>[0], key: string, backend: Backend, delta: Record<BackendState, number>): void {
+  /** Applies one backend's reference-count change: creates, updates or (at zero) deletes its row and id. */
+  private applyRefDelta(txn: WriteTxn, key: string, backend: Backend, delta: Record<BackendState, number>): void {
     if (!delta.active && !delta.terminating && !delta.quarantined && !delta.maintenance) return;
     const old = this.backends.get(txn, { index: 'key', key });
     const prev = old?.states ?? NO_REFS;

@@ -1,6 +1,7 @@
 // The reconciler's side effects for the `services` table: writes each service's backends, slots,
 // master entries, reverse NAT, source ranges and Maglev tables into the LB maps, removes what a
-// service no longer has, and prunes what no service wants. Only this file writes the LB maps.
+// service no longer has, and prunes what no service wants. Nothing else in the agent writes these maps
+// (the datapath itself writes affinity and socket reverse-NAT entries).
 //
 // Ordering inside one write keeps the datapath consistent at every instant: backends and reverse NAT
 // before the slots that name them, slots before the master entry whose count exposes them; deletions
