@@ -9,10 +9,11 @@ import { bpfCommands } from './cli/bpf.js';
 import { cliReference } from './cli/doc.js';
 import { endpointCommands } from './cli/endpoint.js';
 import { policyCommands } from './cli/policy.js';
+import { serviceCommands } from './cli/service.js';
 import { statusCommands } from './cli/status.js';
 
 /** Every command, in help order. */
-export const commands: Command[] = [...statusCommands, ...endpointCommands, ...policyCommands, ...bpfCommands];
+export const commands: Command[] = [...statusCommands, ...endpointCommands, ...policyCommands, ...serviceCommands, ...bpfCommands];
 
 function overview(): string {
   const lines = ['Usage: cilia [--socket PATH] COMMAND [flags] [args]', '', 'Commands:'];

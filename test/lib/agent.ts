@@ -154,8 +154,12 @@ export async function startAgent(name: string, opts: StartOptions = {}): Promise
   const args = [`--api-socket=${socket}`, `--state-dir=${stateDir}`, `--bpf-root=${bpfRoot}`, '--log-level=debug', ...dpArgs, ...(opts.args ?? [])];
   const client = new ApiClient(socket, 60_000);
   let log = '';
+  // Socket LB attaches to a cgroup and stays attached after the agent is gone; by default (the root of
+  // the cgroup v2 hierarchy) it would reach every process of the machine. Test agents get it only when a
+  // test asks (--enable-socket-lb=true with its own --cgroup-root, which it removes afterwards).
+  const env = { CILIA_ENABLE_SOCKET_LB: 'false', ...(opts.env ?? process.env) };
   const launch = (): ChildProcess => {
-    const p = spawn(process.execPath, ['--enable-source-maps', AGENT_JS, ...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--enable-source-maps', AGENT_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout.on('data', (d: Buffer) => (log += d.toString()));
     p.stderr.on('data', (d: Buffer) => (log += d.toString()));
     return p;
