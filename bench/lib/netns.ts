@@ -3,6 +3,7 @@
 // never delete someone else's namespace.
 
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { removeNetns } from '../../test/lib/agent.js';
 
 /** Name prefix of everything the benchmarks create. */
@@ -30,7 +31,7 @@ export function addNetns(names: readonly string[]): void {
 export function delNetns(names: readonly string[], opts: { kill?: boolean } = {}): void {
   names.forEach(checkName);
   if (opts.kill) {
-    for (const n of names) removeNetns(`/run/netns/${n}`);
+    for (const n of names) if (fs.existsSync(`/run/netns/${n}`)) removeNetns(`/run/netns/${n}`);
     return;
   }
   try {

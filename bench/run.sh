@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs Cilia's benchmarks (they are not part of the test command). Each prints a table and writes
+# bench/results/<name>.json. Needs root, a built checkout (this script builds it), iperf3 and python3.
+#
+#   bash bench/run.sh                    build, then run every benchmark in bench/ with its defaults
+#   bash bench/run.sh NAME [ARGS...]     build, then run one, e.g. `endpoint-scale --concurrency 8`
+#   bash bench/run.sh --no-build …       skip the build
+#   bash bench/run.sh clean              remove what an interrupted run left: bn* namespaces and links,
+#                                        /sys/fs/bpf/cilia-bench-* (and name agents still running)
+#
+# Benchmarks share the name prefix `bn` and 10.244.100.0/22 (test/lib/ranges.md): run them one at a
+# time, never two at once, and preferably on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = clean ]; then
+  for ns in $(ip netns list | awk '$1 ~ /^bn/ {print $1}'); do ip netns del "$ns" || true; done
+  for dev in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^bn' || true); do ip link del "$dev" 2>/dev/null || true; done
+  rm -rf /sys/fs/bpf/cilia-bench-*
+  pids=$(pgrep -f 'dist/daemon/agent.js .*--bpf-root=/sys/fs/bpf/cilia-bench-' || true)
+  if [ -n "$pids" ]; then echo "benchmark agents still running (stop them yourself): $pids"; fi
+  exit 0
+fi
+
+build=1
+if [ "${1:-}" = --no-build ]; then build=0; shift; fi
+if [ "$(id -u)" != 0 ]; then echo "bench/run.sh: run as root (benchmarks create namespaces, veths and BPF programs)" >&2; exit 1; fi
+for tool in ip iperf3 python3 node; do
+  command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is missing" >&2; exit 1; }
+done
+if [ "$build" = 1 ]; then
+  npx tsc -b
+  make -s -C bpf
+fi
+
+run() { # name args...
+  local js="dist/bench/$1.js"
+  shift
+  [ -f "$js" ] || { echo "bench/run.sh: no benchmark $js (names: $(cd dist/bench && ls ./*.js | sed 's|^\./||; s|\.js$||' | tr '\n' ' '))" >&2; exit 2; }
+  echo "=== ${js#dist/bench/} $*"
+  node --enable-source-maps "$js" "$@"
+  echo
+}
+
+if [ $# -gt 0 ]; then
+  run "$@"
+else
+  for js in dist/bench/*.js; do run "$(basename "$js" .js)"; done
+fi
