@@ -6,7 +6,7 @@
 #   bash bench/run.sh NAME [ARGS...]     build, then run one, e.g. `endpoint-scale --concurrency 8`
 #   bash bench/run.sh --no-build …       skip the build
 #   bash bench/run.sh clean              remove what an interrupted run left: bn* namespaces and links,
-#                                        /sys/fs/bpf/cilia-bench-* (and name agents still running)
+#                                        /sys/fs/bpf/cilia-bench-* that no running agent uses
 #
 # Benchmarks share the name prefix `bn` and 10.244.100.0/22 (test/lib/ranges.md): run them one at a
 # time, never two at once, and preferably on an otherwise idle machine.
@@ -16,9 +16,12 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = clean ]; then
   for ns in $(ip netns list | awk '$1 ~ /^bn/ {print $1}'); do ip netns del "$ns" || true; done
   for dev in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^bn' || true); do ip link del "$dev" 2>/dev/null || true; done
-  rm -rf /sys/fs/bpf/cilia-bench-*
-  pids=$(pgrep -f 'dist/daemon/agent.js .*--bpf-root=/sys/fs/bpf/cilia-bench-' || true)
-  if [ -n "$pids" ]; then echo "benchmark agents still running (stop them yourself): $pids"; fi
+  for d in /sys/fs/bpf/cilia-bench-*; do
+    [ -e "$d" ] || continue
+    # Another benchmark's agent may be running: leave its pins alone.
+    if grep -qsaF -- "--bpf-root=$d" /proc/[0-9]*/cmdline; then echo "in use by a running agent, kept: $d"; continue; fi
+    rm -rf "$d"
+  done
   exit 0
 fi
 
