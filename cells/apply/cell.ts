@@ -128,7 +128,7 @@ export class ApplyService {
     t.push(performance.now());
     if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
     t.push(performance.now());
-    const ms = t.slice(1).map((x, i) => Math.round(x - t[i]!));
+    const ms = t.slice(1).map((x, i) => Math.round(x - t[i]));
     this.log?.debug('applied', { objects: items.length, readMs: ms[0], validateMs: ms[1], commitMs: ms[2], storeMs: ms[3], waitMs: ms[4] });
     return { objects: keys, revisions };
   }

@@ -472,7 +472,7 @@ class TableImpl<T> implements RWTable<T> {
     if (w.working.has(cur)) return cur as Working<T>;
     const st: Working<T> = { revision: cur.revision, primary: cur.primary, secondary: new Map(cur.secondary), byRev: cur.byRev, initPending: cur.initPending };
     w.working.add(st);
-    w.put(this.name, st as TableState<unknown>);
+    w.put(this.name, st);
     return st;
   }
 
