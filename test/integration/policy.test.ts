@@ -298,7 +298,8 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
       'named ports',
     );
     // Once app1 lets everyone in on ssh, app3's egress named-port rule is what decides.
-    await importPolicy([{ endpointSelector: { matchLabels: { id: 'app1' } }, ingress: [{ toPorts: [{ ports: [{ port: 'ssh' }] }] }] }]);
+    // (Its own label set: an import replaces the rules with the same labels, here the unlabelled ones.)
+    await importPolicy([{ labels: [{ key: 'name', value: 'ssh-for-all' }], endpointSelector: { matchLabels: { id: 'app1' } }, ingress: [{ toPorts: [{ ports: [{ port: 'ssh' }] }] }] }]);
     await expectReach(
       [
         { from: pod.app3, to: tcp('app1', 22), reach: true },
@@ -364,6 +365,9 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     // A change that does not touch this flow (a rule for app3, new revision for every endpoint).
     await importPolicy([{ labels: [{ key: 'name', value: 'other' }], endpointSelector: { matchLabels: { id: 'app3' } }, ingress: [{ fromEndpoints: [{ matchLabels: { id: 'app1' } }] }] }]);
     assert.equal((await pod.app2.exchange(conn, 'two')).outcome, 'ok', 'an unrelated policy change broke an allowed connection');
+    const objects = await cli(['policy', 'get']);
+    assert.match(objects, /unspec:name=l3-rule/);
+    assert.match(objects, /unspec:name=other/);
 
     const drops = await Monitor.start(agent, ['--type', 'drop']);
     try {
