@@ -8,6 +8,7 @@ import { firstValueFrom } from 'rxjs';
 import { type EndpointCreateRequest, type NamedPortJSON, ApiError, badRequest, conflict, notFound } from '../../pkg/api/index.js';
 import type { Logger } from '../../pkg/hive/index.js';
 import { LabelSet, podIdentityLabels } from '../../pkg/labels/index.js';
+import { Netlink } from '../../pkg/netlink/index.js';
 import { createNetns, deleteNetns, netnsExists, netnsPath } from '../../pkg/netns/index.js';
 import { type DB, type RWTable, type Revision, keys } from '../../pkg/statedb/index.js';
 import { type Reconciler, Status } from '../../pkg/statedb/reconciler/index.js';
@@ -155,6 +156,7 @@ export class EndpointManagerImpl implements EndpointManager {
         createNetns(name);
         nsPath = netnsPath(name);
         ownsNetns = true;
+        loopbackUp(nsPath);
       }
       const containerId = v.containerId ?? generatedContainerId();
       const owner = `endpoint:${containerKey(containerId, v.ifName)}`;
@@ -338,6 +340,20 @@ export class EndpointManagerImpl implements EndpointManager {
       restored++;
     }
     return { restored, dropped };
+  }
+}
+
+/**
+ * Brings up the loopback device of a pod netns the agent created itself. The agent stands in for the
+ * container runtime there, and a runtime's pod has its loopback up (CNI's loopback plugin): without
+ * it a pod cannot reach itself, not even on its own address (local routes go through `lo`).
+ */
+function loopbackUp(nsPath: string): void {
+  const nl = Netlink.open({ netns: nsPath });
+  try {
+    nl.setUp('lo');
+  } finally {
+    nl.close();
   }
 }
 
