@@ -18,6 +18,7 @@ import { MonitorCell } from '../cells/monitor/cell.js';
 import { NamespacesCell } from '../cells/namespaces/cell.js';
 import { OrchestratorCell } from '../cells/orchestrator/cell.js';
 import { PolicyCell } from '../cells/policy/cell.js';
+import { ServiceLbCell } from '../cells/service-lb/cell.js';
 import { StatusCell } from '../cells/status/cell.js';
 
 /** Access and services to the outside: config, database, API. */
@@ -40,6 +41,7 @@ export const ControlPlane = module(
   EndpointManagerCell, // endpoints: veths, programs, lxc map
   IpcacheCell, // IP → identity for the datapath
   PolicyCell, // rules → per-endpoint policy map entries
+  ServiceLbCell, // services and backends → LB maps (per-packet load balancing)
   ApplyCell, // cilia apply: objects of the local backend, persisted
 );
 

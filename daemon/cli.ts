@@ -6,12 +6,14 @@
 import { ApiClient, ApiClientError, AgentUnreachableError, DEFAULT_SOCKET } from '../pkg/api/index.js';
 import { type Command, UsageError, parseCommand, usage } from './cli/command.js';
 import { bpfCommands } from './cli/bpf.js';
+import { cliReference } from './cli/doc.js';
 import { endpointCommands } from './cli/endpoint.js';
 import { policyCommands } from './cli/policy.js';
+import { serviceCommands } from './cli/service.js';
 import { statusCommands } from './cli/status.js';
 
 /** Every command, in help order. */
-export const commands: Command[] = [...statusCommands, ...endpointCommands, ...policyCommands, ...bpfCommands];
+export const commands: Command[] = [...statusCommands, ...endpointCommands, ...policyCommands, ...serviceCommands, ...bpfCommands];
 
 function overview(): string {
   const lines = ['Usage: cilia [--socket PATH] COMMAND [flags] [args]', '', 'Commands:'];
@@ -56,6 +58,10 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => v
   let cmd: Command | undefined;
   try {
     const { socket, rest } = globalFlags(argv);
+    if (rest[0] === 'gen-docs') {
+      out(cliReference(commands));
+      return 0;
+    }
     if (!rest.length || rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help') {
       out(overview());
       return rest.length ? 0 : 2;

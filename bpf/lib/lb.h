@@ -1,7 +1,8 @@
-/* Per-packet service load balancing (cil_from_container, when socket LB is off): find the service
- * of (daddr, dport, proto), pin each connection to a backend with a CT_SERVICE entry on the
- * original tuple (so it keeps that backend even after the backend is removed), choose new backends
- * by session affinity, Maglev or at random, and reverse-NAT replies to the frontend. */
+/* Service load balancing. The selection of a backend (service lookup by frontend, session affinity,
+ * Maglev, slot) is shared by both load balancers: per-packet (cil_from_container, when socket LB is
+ * off), which also pins each connection to its backend with a CT_SERVICE entry on the original tuple
+ * (so it keeps that backend even after the backend is removed) and reverse-NATs replies, and socket
+ * LB (bpf_sock.c), which rewrites the address of connect()/sendmsg() once per socket. */
 #ifndef CILIA_LB_H
 #define CILIA_LB_H
 
@@ -22,13 +23,36 @@ struct lb4_target {
 	__u32  backend_id;
 };
 
+/* Who asks for a backend, for session affinity: per-packet LB knows the client's IPv4 address,
+ * socket LB the client's network namespace (its cookie). */
+struct lb4_client {
+	__u64 id;             /* client IPv4 (__be32 widened) or netns cookie */
+	__u8  is_netns_cookie;
+};
+
+/* The key of a service's master entry (slot 0) for the frontend (addr, port, proto). */
+static __always_inline void lb4_frontend_key(struct lb4_key *key, __be32 addr, __be16 port, __u8 proto)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->address = addr;
+	key->dport = port;
+	key->proto = proto;
+}
+
+/* The service of a frontend key (slot 0), or NULL. Only TCP and UDP have services. */
+static __always_inline struct lb4_service *lb4_lookup_frontend(const struct lb4_key *key)
+{
+	if (key->proto != IPPROTO_TCP && key->proto != IPPROTO_UDP)
+		return NULL;
+	return bpf_map_lookup_elem(&cilia_lb4_services, key);
+}
+
 static __always_inline struct lb4_service *lb4_lookup_service(const struct flow4 *f)
 {
-	struct lb4_key key = { .address = f->daddr, .dport = f->dport, .proto = f->proto };
+	struct lb4_key key;
 
-	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
-		return NULL;
-	return bpf_map_lookup_elem(&cilia_lb4_services, &key);
+	lb4_frontend_key(&key, f->daddr, f->dport, f->proto);
+	return lb4_lookup_frontend(&key);
 }
 
 /* The client must be inside one of the service's loadBalancerSourceRanges. */
@@ -66,39 +90,38 @@ static long lb4_scan_slot(__u32 index, void *data)
 	return 0;
 }
 
-static __always_inline bool lb4_service_has_backend(const struct flow4 *f,
+static __always_inline bool lb4_service_has_backend(const struct lb4_key *frontend,
 						    const struct lb4_service *svc, __u32 backend_id)
 {
-	struct lb4_slot_scan scan = {
-		.key = { .address = f->daddr, .dport = f->dport, .proto = f->proto },
-		.backend_id = backend_id,
-	};
+	struct lb4_slot_scan scan = { .key = *frontend, .backend_id = backend_id };
 
-	/* Only on a new connection with an affinity entry; bpf_loop keeps the verifier's work
+	/* Only for a new connection with an affinity entry; bpf_loop keeps the verifier's work
 	 * independent of the slot count. */
 	bpf_loop(svc->count, lb4_scan_slot, &scan, 0);
 	return scan.found;
 }
 
-static __always_inline void lb4_affinity_key(struct lb4_affinity_key *key, const struct flow4 *f,
+static __always_inline void lb4_affinity_key(struct lb4_affinity_key *key, const struct lb4_client *c,
 					     const struct lb4_service *svc)
 {
 	__builtin_memset(key, 0, sizeof(*key));
-	key->client_id = f->saddr;
+	key->client_id = c->id;
 	key->rev_nat_id = svc->rev_nat_index;
+	key->netns_cookie = c->is_netns_cookie;
 }
 
 /* The affinity backend of this client if it is still valid (within the service's timeout, kept in
  * the master's backend_id), active and still one of the service's backends; else 0. */
-static __always_inline __u32 lb4_affinity_backend(const struct flow4 *f, const struct lb4_service *svc,
-						  __u32 now)
+static __always_inline __u32 lb4_affinity_backend(const struct lb4_key *frontend,
+						  const struct lb4_service *svc,
+						  const struct lb4_client *c, __u32 now)
 {
 	struct lb4_affinity_key key;
 	struct lb_affinity_val *val;
 	struct lb4_backend *be;
 	__u32 id;
 
-	lb4_affinity_key(&key, f, svc);
+	lb4_affinity_key(&key, c, svc);
 	val = bpf_map_lookup_elem(&cilia_lb4_affinity, &key);
 	if (!val || val->last_used + svc->backend_id < now)
 		return 0;
@@ -106,24 +129,24 @@ static __always_inline __u32 lb4_affinity_backend(const struct flow4 *f, const s
 	be = bpf_map_lookup_elem(&cilia_lb4_backends, &id);
 	if (!be || be->flags != BACKEND_STATE_ACTIVE)
 		return 0;
-	return lb4_service_has_backend(f, svc, id) ? id : 0;
+	return lb4_service_has_backend(frontend, svc, id) ? id : 0;
 }
 
-static __always_inline void lb4_affinity_update(const struct flow4 *f, const struct lb4_service *svc,
+static __always_inline void lb4_affinity_update(const struct lb4_client *c, const struct lb4_service *svc,
 						__u32 backend_id, __u32 now)
 {
 	struct lb4_affinity_key key;
 	struct lb_affinity_val val = { .last_used = now, .backend_id = backend_id };
 
-	lb4_affinity_key(&key, f, svc);
+	lb4_affinity_key(&key, c, svc);
 	bpf_map_update_elem(&cilia_lb4_affinity, &key, &val, BPF_ANY);
 }
 
-/* Maglev: the flow's hash picks an entry of the service's lookup table; 0 if there is none. */
-static __always_inline __u32 lb4_maglev_backend(const struct flow4 *f, const struct lb4_service *svc)
+/* Maglev: `hash` picks an entry of the service's lookup table; 0 if there is none. */
+static __always_inline __u32 lb4_maglev_backend(const struct lb4_service *svc, __u32 hash)
 {
 	__u16 rev_nat = svc->rev_nat_index;
-	__u32 hash, index, *id;
+	__u32 index, *id;
 	void *table;
 
 	if (!CFG_MAGLEV_TABLE_SIZE)
@@ -131,21 +154,48 @@ static __always_inline __u32 lb4_maglev_backend(const struct flow4 *f, const str
 	table = bpf_map_lookup_elem(&cilia_lb4_maglev, &rev_nat);
 	if (!table)
 		return 0;
-	hash = jhash_3words(bpf_ntohl(f->saddr), bpf_ntohl(f->daddr),
-			    ((__u32)bpf_ntohs(f->sport) << 16) | bpf_ntohs(f->dport), f->proto);
 	index = hash % CFG_MAGLEV_TABLE_SIZE;
 	id = bpf_map_lookup_elem(table, &index);
 	return id ? *id : 0;
 }
 
-static __always_inline __u32 lb4_random_backend(const struct flow4 *f, const struct lb4_service *svc)
+/* The Maglev hash of a packet's flow (docs/datapath.md; pkg/lb maglevFlowHash computes the same). */
+static __always_inline __u32 lb4_flow_hash(const struct flow4 *f)
 {
-	struct lb4_key key = { .address = f->daddr, .dport = f->dport, .proto = f->proto };
+	return jhash_3words(bpf_ntohl(f->saddr), bpf_ntohl(f->daddr),
+			    ((__u32)bpf_ntohs(f->sport) << 16) | bpf_ntohs(f->dport), f->proto);
+}
+
+/* The backend in slot 1 + pick % count (svc->count must not be 0). */
+static __always_inline __u32 lb4_slot_backend(const struct lb4_key *frontend,
+					      const struct lb4_service *svc, __u32 pick)
+{
+	struct lb4_key key = *frontend;
 	struct lb4_service *slot;
 
-	key.backend_slot = 1 + bpf_get_prandom_u32() % svc->count;
+	key.backend_slot = 1 + pick % svc->count;
 	slot = bpf_map_lookup_elem(&cilia_lb4_services, &key);
 	return slot ? slot->backend_id : 0;
+}
+
+/* Chooses the backend of a new connection to `svc` (count != 0), in the order every LB of the
+ * datapath uses: the client's session affinity, then the Maglev table entry `maglev_hash` picks,
+ * then slot 1 + `slot_pick` % count. Returns the backend id, 0 if none was found. Terminating
+ * backends have no slot (the agent removes them), so only affinity could name one: it checks. */
+static __always_inline __u32 lb4_select_backend(const struct lb4_key *frontend,
+						const struct lb4_service *svc,
+						const struct lb4_client *client, __u32 maglev_hash,
+						__u32 slot_pick, __u32 now)
+{
+	__u32 id = 0;
+
+	if (svc->flags & SVC_F_AFFINITY)
+		id = lb4_affinity_backend(frontend, svc, client, now);
+	if (!id && (svc->flags & SVC_F_MAGLEV))
+		id = lb4_maglev_backend(svc, maglev_hash);
+	if (!id)
+		id = lb4_slot_backend(frontend, svc, slot_pick);
+	return id;
 }
 
 /* Finds (or chooses and pins) the backend of the connection `f` to service `svc`. Returns 0 with
@@ -153,10 +203,12 @@ static __always_inline __u32 lb4_random_backend(const struct flow4 *f, const str
 static __always_inline int lb4_local(const struct flow4 *f, const struct lb4_service *svc, __u32 len,
 				     __u32 now, struct lb4_target *out)
 {
+	struct lb4_client client = { .id = f->saddr };
+	struct lb4_key frontend;
 	struct ipv4_ct_tuple key;
 	struct lb4_backend *be;
 	struct ct_entry *e, ne;
-	__u32 id = 0;
+	__u32 id;
 
 	if (svc->count == 0)
 		return -DROP_NO_SERVICE;
@@ -174,17 +226,15 @@ static __always_inline int lb4_local(const struct flow4 *f, const struct lb4_ser
 		return 0;
 	}
 
-	if (svc->flags & SVC_F_AFFINITY)
-		id = lb4_affinity_backend(f, svc, now);
-	if (!id && (svc->flags & SVC_F_MAGLEV))
-		id = lb4_maglev_backend(f, svc);
-	if (!id)
-		id = lb4_random_backend(f, svc);
+	lb4_frontend_key(&frontend, f->daddr, f->dport, f->proto);
+	id = lb4_select_backend(&frontend, svc, &client,
+				(svc->flags & SVC_F_MAGLEV) ? lb4_flow_hash(f) : 0,
+				bpf_get_prandom_u32(), now);
 	be = id ? bpf_map_lookup_elem(&cilia_lb4_backends, &id) : NULL;
 	if (!be)
 		return -DROP_NO_SERVICE;
 	if (svc->flags & SVC_F_AFFINITY)
-		lb4_affinity_update(f, svc, id, now);
+		lb4_affinity_update(&client, svc, id, now);
 
 	out->addr = be->address;
 	out->port = be->port;

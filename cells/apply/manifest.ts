@@ -1,20 +1,23 @@
 // Reading manifests: YAML (multi-document) or JSON, `kind: List`, and arrays of bare Cilium rules.
 
-import { parseAllDocuments } from 'yaml';
+import { YamlSyntaxError, parseDocuments } from '../../pkg/manifest/index.js';
 import { badRequest } from '../../pkg/api/index.js';
 import { type ApplyItem, CILIUM_RULES } from './types.js';
 
 /** Splits a manifest into objects. Throws 400 on syntax errors or objects without a kind. */
 export function readManifest(text: string): ApplyItem[] {
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
-  const list = Array.isArray(docs) ? docs : [];
+  let docs: unknown[];
+  try {
+    docs = parseDocuments(text);
+  } catch (err) {
+    if (!(err instanceof YamlSyntaxError)) throw err;
+    const where = `document ${err.document + 1}`;
+    throw badRequest(`${where}: YAML/JSON syntax: ${err.message}`, where);
+  }
   const items: ApplyItem[] = [];
-  list.forEach((doc, i) => {
-    const where = `document ${i + 1}`;
-    if (doc.errors.length) throw badRequest(`${where}: YAML/JSON syntax: ${doc.errors[0].message}`, where);
-    const v: unknown = doc.toJS({ maxAliasCount: 100 });
+  docs.forEach((v, i) => {
     if (v === null || v === undefined) return;
-    collect(v, where, items);
+    collect(v, `document ${i + 1}`, items);
   });
   return items;
 }

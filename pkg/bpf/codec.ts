@@ -6,6 +6,7 @@
 // the next multiple of its alignment, a struct is aligned to its strictest member and its size is
 // rounded up to that alignment (tail padding). Padding is always zero on encode, which hash-map keys need.
 import net from 'node:net';
+import { formatIp, parseIp } from '../netlink/ip.js';
 import os from 'node:os';
 
 if (os.endianness() !== 'LE') throw new Error('pkg/bpf codecs assume a little-endian host');
@@ -151,46 +152,10 @@ export const ipv6: FieldType<string> = {
   cType: 'struct in6_addr', size: 16, align: 4,
   write: (b, o, v) => {
     if (typeof v !== 'string' || !net.isIPv6(v)) throw new TypeError(`${JSON.stringify(v)} is not an IPv6 address`);
-    const groups = ipv6Groups(v);
-    for (let i = 0; i < 8; i++) b.writeUInt16BE(groups[i], o + i * 2);
+    parseIp(v).bytes.copy(b, o);
   },
-  read: (b, o) => {
-    const groups: number[] = [];
-    for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(o + i * 2));
-    return formatIpv6(groups);
-  },
+  read: (b, o) => formatIp(b.subarray(o, o + 16)),
 };
-
-/** The 8 groups of a valid IPv6 address (with "::" expanded and a trailing dotted IPv4 part converted). */
-function ipv6Groups(addr: string): number[] {
-  let text = addr.replace(/%.*$/, ''); // drop a zone id
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const p = v4[1].split('.').map(Number);
-    text = text.slice(0, -v4[1].length) + `${((p[0] << 8) | p[1]).toString(16)}:${((p[2] << 8) | p[3]).toString(16)}`;
-  }
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const parse = (part: string): number[] => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
-  const left = parse(head);
-  const right = tail === undefined ? [] : parse(tail);
-  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run (2+) of zero groups as "::". */
-function formatIpv6(groups: readonly number[]): string {
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 /** A MAC address "aa:bb:cc:dd:ee:ff" (decoded lower case) as `__u8[6]` (align 1). */

@@ -18,7 +18,7 @@ export {
   u32, u32Codec, u64, u64Codec, u8, u8Codec, type Codec, type CodecValue, type Field, type FieldType, type PadType,
   type StructOptions, type StructValue,
 } from './codec.js';
-export { bpfMapInfo, bpfProgInfo, mapInfo, progIdOf, progInfo, progInfoById, type MapInfo, type ProgInfo } from './info.js';
+export { bpfMapInfo, bpfProgInfo, mapInfo, progIdOf, progInfo, progInfoById, withProgFd, type MapInfo, type ProgInfo } from './info.js';
 export { BpfError, errnoDescription, errnoName } from './errors.js';
 export {
   captureLibbpfLog, defaultLibbpfLogger, setLibbpfLogger, type LibbpfLogger, type LibbpfLogLevel,

@@ -94,11 +94,20 @@ export function progIdOf(fd: number): number {
  * produced. Throws BpfError "bpf_prog_get_fd_by_id(<id>)" for other errors (EPERM).
  */
 export function progInfoById(id: number): ProgInfo | undefined {
+  return withProgFd(id, (fd) => (fd === undefined ? undefined : progInfo(fd)));
+}
+
+/**
+ * Runs `fn` with a temporary fd of the program with kernel id `id` (closed afterwards), or with undefined when
+ * no such program exists any more — e.g. to BPF_F_REPLACE a program an earlier process attached.
+ * Throws BpfError "bpf_prog_get_fd_by_id(<id>)" for other errors (EPERM).
+ */
+export function withProgFd<T>(id: number, fn: (fd: number | undefined) => T): T {
   const fd = libbpf().bpf_prog_get_fd_by_id(id);
-  if (fd === -2 /* ENOENT */) return undefined;
+  if (fd === -2 /* ENOENT */) return fn(undefined);
   if (fd < 0) throw new BpfError(`bpf_prog_get_fd_by_id(${id})`, -fd);
   try {
-    return progInfo(fd);
+    return fn(fd);
   } finally {
     closeFd(fd);
   }

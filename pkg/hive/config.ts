@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
-import YAML from 'yaml';
+import { parseDocument } from '../manifest/index.js';
 import type { Token } from './token.js';
 
 /** One flag of a config fragment. Keys are camelCase; the flag is kebab-case, the env var PREFIX_UPPER_SNAKE. */
@@ -215,7 +215,7 @@ export class ConfigRegistry {
     }
     let doc: unknown;
     try {
-      doc = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+      doc = file.endsWith('.json') ? JSON.parse(text) : parseDocument(text);
     } catch (err) {
       throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
     }

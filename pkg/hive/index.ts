@@ -26,3 +26,4 @@ export {
 export { type Backoff, type Job, type JobGroup, Trigger, backoffDelay, observer, oneShot, sleep, timer } from './job.js';
 export { type Hook, type HookContext, type Lifecycle, StartError, StopError } from './lifecycle.js';
 export { LOG_LEVELS, type LogLevel, type LogRecord, type LogSink, type Logger, MemorySink, jsonSink } from './logger.js';
+export { exitWith, runHiveMain } from './main.js';

@@ -42,7 +42,8 @@ export interface ListFilter {
   readonly family?: FamilyName;
 }
 
-const MAX_DUMP_ATTEMPTS = 5;
+// A busy node (pods coming and going) can interrupt several dumps in a row; each attempt is cheap.
+const MAX_DUMP_ATTEMPTS = 20;
 
 /** The kernel's extended error message (extack) of an NLMSG_ERROR or NLMSG_DONE, if any. */
 function extackOf(msg: NetlinkMessage): string | undefined {

@@ -90,7 +90,7 @@ export function removeNetns(nsPath: string): void {
   if (!nsPath.startsWith('/run/netns/')) return;
   const name = nsPath.slice('/run/netns/'.length);
   try {
-    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(/\s+/).filter(Boolean);
     for (const pid of pids) {
       try {
         process.kill(Number(pid), 'SIGKILL');
@@ -110,7 +110,7 @@ export function removeNetns(nsPath: string): void {
 
 /** Deletes every link whose name starts with `prefix` in the host netns. */
 export function removeLinks(prefix: string): void {
-  const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  const out = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   for (const line of out.split('\n')) {
     const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
     if (name?.startsWith(prefix)) {
@@ -147,13 +147,19 @@ export async function startAgent(name: string, opts: StartOptions = {}): Promise
   const socket = path.join(dir, 'cilia.sock');
   const stateDir = path.join(dir, 'state');
   const bpfRoot = `/sys/fs/bpf/cilia-test-${name}-${rand}`;
-  const dp = opts.datapath;
+  // Every test agent gets its own datapath names and pod CIDR, even when the test does not care, so that
+  // agents running side by side never share a host device or prune each other's veths.
+  const dp = opts.datapath ?? { prefix: `tz${rand.slice(0, 3)}`, podCidr: `10.244.${200 + Math.floor(Math.random() * 50)}.0/24` };
   const dpArgs = dp ? [`--pod-cidr=${dp.podCidr}`, `--host-device=${dp.prefix}h`, `--host-device-peer=${dp.prefix}n`, `--endpoint-ifname-prefix=${dp.prefix}`] : [];
   const args = [`--api-socket=${socket}`, `--state-dir=${stateDir}`, `--bpf-root=${bpfRoot}`, '--log-level=debug', ...dpArgs, ...(opts.args ?? [])];
   const client = new ApiClient(socket, 60_000);
   let log = '';
+  // Socket LB attaches to a cgroup and stays attached after the agent is gone; by default (the root of
+  // the cgroup v2 hierarchy) it would reach every process of the machine. Test agents get it only when a
+  // test asks (--enable-socket-lb=true with its own --cgroup-root, which it removes afterwards).
+  const env = { CILIA_ENABLE_SOCKET_LB: 'false', ...(opts.env ?? process.env) };
   const launch = (): ChildProcess => {
-    const p = spawn(process.execPath, ['--enable-source-maps', AGENT_JS, ...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--enable-source-maps', AGENT_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout.on('data', (d: Buffer) => (log += d.toString()));
     p.stderr.on('data', (d: Buffer) => (log += d.toString()));
     return p;

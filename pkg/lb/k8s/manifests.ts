@@ -1,5 +1,5 @@
 // Reading Services and EndpointSlices out of YAML/JSON manifest text (kubectl-style files).
-import { parseAllDocuments } from 'yaml';
+import { YamlSyntaxError, parseDocuments } from '../../manifest/index.js';
 import { LbValidationError } from '../model/index.js';
 import type { K8sEndpointSlice, K8sService } from './types.js';
 
@@ -25,10 +25,13 @@ export function parseK8sManifests(text: string): K8sManifests {
     else if (kind === 'Service' && apiVersion === 'v1') result.services.push(object);
     else if (kind === 'EndpointSlice' && apiVersion === 'discovery.k8s.io/v1') result.endpointSlices.push(object);
   };
-  parseAllDocuments(text).forEach((doc, i) => {
-    if (!('errors' in doc)) return;
-    if (doc.errors.length > 0) throw new LbValidationError(`manifest[${i}]`, doc.errors[0].message);
-    collect(doc.toJS());
-  });
+  let docs: unknown[];
+  try {
+    docs = parseDocuments(text);
+  } catch (err) {
+    if (err instanceof YamlSyntaxError) throw new LbValidationError(`manifest[${err.document}]`, err.message);
+    throw err;
+  }
+  docs.forEach(collect);
   return result;
 }

@@ -96,7 +96,7 @@ test('syntax errors and duplicates are reported with their document', opts, () =
   assert.equal(syntax.errors[0].document, 1);
   assert.match(syntax.errors[0].detail, /^YAML\/JSON syntax: /);
   const dupKey = err('a: 1\na: 2');
-  assert.match(dupKey.errors[0].detail, /unique/);
+  assert.match(dupKey.errors[0].detail, /duplicated mapping key/);
   const dup = err(`${CNP}\n---\n${CNP}`);
   assert.deepEqual([dup.errors[0].document, dup.errors[0].path, dup.errors[0].detail], [1, 'metadata.name', 'CiliumNetworkPolicy prod/a is defined twice in the input (also at document 0)']);
   assert.match(dup.message, /^invalid policy: document 1: CiliumNetworkPolicy prod\/a: metadata.name: /);

@@ -1,6 +1,6 @@
 // Owns reading policy text: YAML or JSON, one object, a multi-document stream, a `kind: List`,
 // or an array of bare Cilium rules, into translated policy objects plus the other objects.
-import { parseAllDocuments } from 'yaml';
+import { YamlSyntaxError, parseDocuments } from '../../manifest/index.js';
 import { DEFAULT_CLUSTER_NAME, LabelSet } from '../../labels/index.js';
 import { PolicyParseError, PolicyValidationError } from '../errors.js';
 import { translateCiliumRule } from '../rules/cilium.js';
@@ -174,14 +174,15 @@ class ParseRun {
  */
 export function parsePolicies(text: string, opts: ParseOptions = {}): ParsedInput {
   const run = new ParseRun({ defaultNamespace: opts.defaultNamespace ?? 'default', clusterName: opts.clusterName ?? DEFAULT_CLUSTER_NAME });
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
-  const list = Array.isArray(docs) ? docs : [];
-  list.forEach((doc, index) => {
-    if (doc.errors.length > 0) {
-      for (const e of doc.errors) run.errors.push(new PolicyValidationError('', `YAML/JSON syntax: ${e.message}`, index));
-      return;
-    }
-    run.value(doc.toJS({ maxAliasCount: 100 }), index, '', true);
+  let docs: unknown[] = [];
+  try {
+    docs = parseDocuments(text);
+  } catch (err) {
+    if (!(err instanceof YamlSyntaxError)) throw err;
+    run.errors.push(new PolicyValidationError('', `YAML/JSON syntax: ${err.message}`, err.document));
+  }
+  docs.forEach((doc, index) => {
+    if (doc !== null && doc !== undefined) run.value(doc, index, '', true);
   });
   if (run.errors.length > 0) throw new PolicyParseError(run.errors);
   return { policies: run.policies, others: run.others };

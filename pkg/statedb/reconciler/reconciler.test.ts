@@ -167,13 +167,17 @@ describe('reconciler', () => {
     await s.until(() => !s.ops.target.has('again'), 'second prune');
   });
 
-  test('a failed prune marks health degraded and waits for the next prune', async (t) => {
+  test('a failed prune marks health degraded and is retried with backoff', async (t) => {
     const s = await setup();
     t.after(() => s.hive.stop());
     s.ops.pruneFails = true;
     s.rec.prune();
     await s.until(() => s.rec.stats().pruneErrors >= 1, 'prune error');
     assert.equal(s.hive.health.statuses.get('routes')?.level, 'Degraded');
+    // A transient failure heals without waiting for the next prune interval (1 h by default).
+    s.ops.target.set('stale', 'x');
+    s.ops.pruneFails = false;
+    await s.until(() => s.rec.stats().prunes >= 1 && !s.ops.target.has('stale'), 'retried prune');
   });
 
   test('refresh re-applies objects that have been Done for longer than the interval', async (t) => {

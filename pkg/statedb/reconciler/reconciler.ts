@@ -217,15 +217,21 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
     return txn;
   };
 
+  /** Failed prunes in a row; a failed prune is retried with the retry backoff, not only at the next interval. */
+  let pruneFailures = 0;
+  let pruneRetryAt = Infinity;
   const doPrune = async (ctx: OpContext): Promise<void> => {
     const t0 = performance.now();
     const txn = p.db.readTxn();
     try {
       await cfg.ops.prune(ctx, txn, table.allWithRevision(txn));
       stats.prunes++;
+      pruneFailures = 0;
+      pruneRetryAt = Infinity;
     } catch (err) {
       stats.pruneErrors++;
-      log.warn('prune failed, will retry at the next prune', { error: err });
+      pruneRetryAt = Date.now() + backoffDelay(retryCfg, pruneFailures++);
+      log.warn('prune failed, will retry', { error: err, attempt: pruneFailures });
       p.health.degraded('prune failed', err);
     }
     stats.lastPruneMs = performance.now() - t0;
@@ -270,7 +276,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
               initialized = true;
               pruneRequested = true; // the first prune, right after the table holds its full desired state
             }
-            if (initialized && (pruneRequested || (pruneInterval > 0 && now - lastPrune >= pruneInterval))) {
+            if (initialized && (pruneRequested || now >= pruneRetryAt || (pruneInterval > 0 && now - lastPrune >= pruneInterval))) {
               pruneRequested = false;
               lastPrune = now;
               await doPrune(ctx);
@@ -282,7 +288,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
             // Wait for: a table change after `snap` or our own status writes, a retry falling due, a
             // prune request or the table becoming initialized, the next prune/refresh, or stop.
             const nextRetry = Math.min(...[...retries.values()].map((r) => r.due));
-            const timers = [nextRetry - Date.now()];
+            const timers = [nextRetry - Date.now(), pruneRetryAt - Date.now()];
             if (initialized && pruneInterval > 0) timers.push(lastPrune + pruneInterval - Date.now());
             if (refreshInterval > 0) timers.push(lastRefresh + Math.min(refreshInterval, 60_000) - Date.now());
             const delay = Math.max(0, Math.min(...timers.filter((t) => Number.isFinite(t))));
