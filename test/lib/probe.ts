@@ -47,8 +47,16 @@ type Request =
   | { id: number; op: 'probe'; target: ProbeTarget; timeoutMs: number }
   | { id: number; op: 'open'; target: ProbeTarget; timeoutMs: number }
   | { id: number; op: 'exchange'; conn: number; text: string; timeoutMs: number }
-  | { id: number; op: 'closeConn'; conn: number };
-type Response = { id: number } & ProbeResult & { conn?: number };
+  | { id: number; op: 'closeConn'; conn: number }
+  | { id: number; op: 'watch'; target: ProbeTarget; want: 'ok' | 'blocked'; attemptTimeoutMs: number; deadlineMs: number };
+type Response = { id: number } & ProbeResult & { conn?: number; flippedAtNs?: string; attempts?: number };
+
+/** Result of watch(): when the wanted verdict first showed, on the CLOCK_MONOTONIC clock every process shares. */
+export interface WatchResult {
+  /** process.hrtime.bigint() at the start of the first attempt with the wanted outcome; undefined if none came. */
+  readonly flippedAtNs?: bigint;
+  readonly attempts: number;
+}
 /** A request without its id (Omit does not distribute over a union). */
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -139,6 +147,17 @@ export class PodProcess {
   /** Closes an open connection (RST: nothing waits for the peer). */
   async closeConn(conn: number): Promise<void> {
     await this.call({ op: 'closeConn', conn });
+  }
+
+  /**
+   * Probes `target` again and again, each attempt a new socket with its own short timeout, until the
+   * wanted verdict shows: 'ok' at the first reply, 'blocked' at the first of two timeouts in a row (one
+   * late reply on a busy machine must not count as a flip). For timing how long a change takes to reach
+   * the datapath: process.hrtime.bigint() reads the same monotonic clock in every process.
+   */
+  async watch(target: ProbeTarget, want: 'ok' | 'blocked', opts: { attemptTimeoutMs?: number; deadlineMs?: number } = {}): Promise<WatchResult> {
+    const r = await this.call({ op: 'watch', target, want, attemptTimeoutMs: opts.attemptTimeoutMs ?? 5, deadlineMs: opts.deadlineMs ?? 10_000 });
+    return { flippedAtNs: r.flippedAtNs === undefined ? undefined : BigInt(r.flippedAtNs), attempts: r.attempts ?? 0 };
   }
 
   /** Stops the process (it holds the ports and the open connections). */
@@ -258,6 +277,26 @@ function probeOnce(target: ProbeTarget, timeoutMs: number, keep: boolean): Promi
   });
 }
 
+/** The child side of PodProcess.watch(). */
+async function watchFlip(req: Extract<Request, { op: 'watch' }>): Promise<Omit<Response, 'id'>> {
+  const t0 = performance.now();
+  let attempts = 0;
+  let firstBlocked: bigint | undefined;
+  while (performance.now() - t0 < req.deadlineMs) {
+    const start = process.hrtime.bigint();
+    const r = await probeOnce(req.target, req.attemptTimeoutMs, false);
+    attempts++;
+    const ms = Math.round(performance.now() - t0);
+    if (req.want === 'ok' && r.outcome === 'ok') return { outcome: 'ok', flippedAtNs: start.toString(), attempts, ms };
+    if (req.want === 'blocked') {
+      if (r.outcome !== 'timeout') firstBlocked = undefined;
+      else if (firstBlocked === undefined) firstBlocked = start;
+      else return { outcome: 'ok', flippedAtNs: firstBlocked.toString(), attempts, ms };
+    }
+  }
+  return { outcome: 'timeout', attempts, ms: Math.round(performance.now() - t0) };
+}
+
 function runChild(opts: ServeOptions): void {
   const conns = new Map<number, { sock: net.Socket; lines: string[]; waiter?: (l: string) => void }>();
   let nextConn = 1;
@@ -291,6 +330,8 @@ function runChild(opts: ServeOptions): void {
       };
       c.lines.length = 0;
       c.sock.write(`${req.text}\n`);
+    } else if (req.op === 'watch') {
+      void watchFlip(req).then((r) => reply({ id: req.id, ...r }));
     } else {
       conns.get(req.conn)?.sock.resetAndDestroy();
       conns.delete(req.conn);
