@@ -18,7 +18,7 @@ import type { Ipam } from '../ipam/types.js';
 import type { Namespaces } from '../namespaces/types.js';
 import { generatedContainerId, hostIfName, netnsNameFor, randomMac } from './naming.js';
 import { containerKey, podKey } from './table.js';
-import type { Endpoint, EndpointManager, EndpointManagerConfig, EndpointPolicyState, EndpointRef } from './types.js';
+import { type Endpoint, type EndpointManager, type EndpointManagerConfig, type EndpointPolicyState, type EndpointRef, datapathRevisionOf } from './types.js';
 import { checkLabels, validateCreate } from './validate.js';
 
 /** What is persisted per endpoint (<state-dir>/endpoints/<id>.json): everything but kernel-observed state. */
@@ -270,13 +270,18 @@ export class EndpointManagerImpl implements EndpointManager {
     return this.waitReady(id, signal);
   }
 
-  setPolicyState(id: number, state: EndpointPolicyState): Revision {
+  setPolicyStates(states: ReadonlyMap<number, EndpointPolicyState>): Revision {
     return this.db.update([this.rw], (txn) => {
-      const ep = this.rw.get(txn, { index: 'id', key: keys.uint(id) });
-      if (!ep) return this.rw.revision(txn);
-      const p = ep.policy;
-      if (p && p.ingressEnforced === state.ingressEnforced && p.egressEnforced === state.egressEnforced && p.revision === state.revision) return this.rw.revision(txn);
-      this.rw.insert(txn, { ...ep, policy: state, status: Status.pending() });
+      for (const [id, state] of states) {
+        const ep = this.rw.get(txn, { index: 'id', key: keys.uint(id) });
+        if (!ep) continue;
+        const p = ep.policy;
+        const sameDatapath = p !== undefined && p.ingressEnforced === state.ingressEnforced && p.egressEnforced === state.egressEnforced && datapathRevisionOf(p) === datapathRevisionOf(state);
+        if (sameDatapath && p.revision === state.revision) continue;
+        // A new revision alone changes nothing the datapath holds: keep the status (no reconciliation),
+        // so a policy change costs work only on the endpoints whose entries changed.
+        this.rw.insert(txn, { ...ep, policy: state, status: sameDatapath ? ep.status : Status.pending() });
+      }
       return this.rw.revision(txn);
     });
   }

@@ -389,6 +389,21 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     }
   });
 
+  test('conntrack revalidation: a peer relabelled out of the allow loses its established connection', { timeout: 30_000 }, async () => {
+    await importPolicy(L3_RULE);
+    const conn = await pod.app2.open(tcp('app1', 80));
+    try {
+      assert.equal((await pod.app2.exchange(conn, 'one')).outcome, 'ok');
+      // No rule changes: app2's new identity removes app1's entry for it (no new repository revision).
+      await cli(['endpoint', 'labels', 'tq-app2', '--add', 'id=other']);
+      await expectReach([{ from: pod.app2, to: tcp('app1', 80), reach: false }], 'new connections after the relabel');
+      const r = await pod.app2.exchange(conn, 'two');
+      assert.equal(r.outcome, 'timeout', `the established connection still passes after the peer lost the allowed label (${r.outcome})`);
+    } finally {
+      await pod.app2.closeConn(conn);
+    }
+  });
+
   test('policy import rejects unsupported constructs and changes nothing', { timeout: 20_000 }, async () => {
     const file = path.join(agent.dir, 'bad.json');
     fs.writeFileSync(file, JSON.stringify([{ endpointSelector: { matchLabels: { id: 'app1' } }, egress: [{ toFQDNs: [{ matchName: 'example.com' }] }] }]));
