@@ -179,10 +179,8 @@ interface Step {
   readonly namespaceLabels?: { readonly namespace: string; readonly labels: Labels };
   /** New labels of a pod (`cilia endpoint labels`). */
   readonly podLabels?: { readonly namespace: string; readonly pod: string; readonly labels: Labels };
-  /** Delete the step's policies again after probing (for a step marked todo, so later steps stay clean). */
+  /** Delete the step's policies again after probing, so later steps stay clean. */
   readonly revert?: boolean;
-  /** A known datapath limitation: the step runs and reports, without failing the suite. */
-  readonly todo?: string;
 }
 
 const ALL_PODS_CIDR = POD_CIDR;
@@ -205,11 +203,9 @@ function steps(ipOf: (ns: string, pod: string) => string): Step[] {
       ],
     },
     {
-      // Known bug: bpf_lxc.c local delivery passes the sender's endpoint identity without its CIDR identity.
       name: 'ingress ipBlock over the pod network, except one pod address, TCP 80 only',
       apply: [np('tqk-y', 'ipblock-in', { podSelector: { matchLabels: { pod: 'b' } }, ingress: [{ from: [{ ipBlock: { cidr: ALL_PODS_CIDR, except: [`${ipOf('tqk-x', 'a')}/32`] } }], ports: [{ port: 80 }] }] })],
       revert: true,
-      todo: 'local delivery ignores the sender\'s CIDR identity (bpf_lxc.c), so ingress ipBlock never matches a local pod',
     },
     {
       name: 'endPort ranges: x/c open to all on TCP 80-81 and UDP 81-90',
@@ -377,7 +373,7 @@ describe('Kubernetes NetworkPolicy truth table (3 namespaces × 3 pods × TCP/UD
   // order from the pod CIDR, but the steps read them lazily rather than assume that.
   const ipOf = (ns: string, name: string) => cluster.pods.find((p) => p.namespace === ns && p.name === name)!.ip;
   for (const [i, step] of steps((ns, name) => `\${${ns}/${name}}`).entries()) {
-    test(`step ${i}: ${step.name}`, { timeout: 30_000, ...(step.todo ? { todo: step.todo } : {}) }, async () => {
+    test(`step ${i}: ${step.name}`, { timeout: 30_000 }, async () => {
       const real = steps(ipOf)[i];
       try {
         await applyStep(real);

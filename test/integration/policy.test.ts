@@ -268,7 +268,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
   // endpoint identity only, never its CIDR identity, so a fromCIDR rule never matches a local pod
   // (bpf/bpf_lxc.c: `struct peer_identity src = { .id = ep->sec_id }` should be `= {}`, which makes
   // lxc_ingress look the sender up in the ipcache). Revalidation does look the CIDR identity up.
-  test('CIDR: fromCIDRSet over the pod network with an except matches pod addresses', { timeout: 30_000, todo: 'local delivery ignores the sender\'s CIDR identity (bpf_lxc.c)' }, async () => {
+  test('CIDR: fromCIDRSet over the pod network with an except matches pod addresses', { timeout: 30_000 }, async () => {
     await importPolicy([{ endpointSelector: { matchLabels: { id: 'app1' } }, ingress: [{ fromCIDRSet: [{ cidr: '10.244.20.0/24', except: [`${ep.app3.ipv4}/32`] }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }] }] }] }]);
     await expectReach(
       [
