@@ -58,7 +58,6 @@ interface NamedPort {
   protocol: Protocol;
 }
 interface ModelPod {
-  endpointId: number;
   namespace: string;
   name: string;
   labels: Labels;
@@ -291,7 +290,7 @@ describe('Kubernetes NetworkPolicy truth table (3 namespaces × 3 pods × TCP/UD
           const labels = Object.entries(INITIAL_POD_LABELS[name]).map(([k, v]) => `${k}=${v}`).join(',');
           const ports = NAMED_PORTS.flatMap((p) => ['--port', `${p.name}=${p.port}/${p.protocol}`]);
           const ep = JSON.parse(await cli(['endpoint', 'create', '--name', name, '--namespace', ns, '--labels', labels, ...ports])) as EndpointJSON;
-          const pod: ModelPod = { endpointId: ep.id, namespace: ns, name, labels: { ...INITIAL_POD_LABELS[name] }, ip: ep.ipv4, namedPorts: NAMED_PORTS };
+          const pod: ModelPod = { namespace: ns, name, labels: { ...INITIAL_POD_LABELS[name] }, ip: ep.ipv4, namedPorts: NAMED_PORTS };
           cluster.pods.push(pod);
           procs.set(pod, await PodProcess.start(ep.netns, { name: `${short(ns)}/${name}`, tcp: [...PORTS], udp: [...PORTS] }));
         }),
@@ -353,8 +352,7 @@ describe('Kubernetes NetworkPolicy truth table (3 namespaces × 3 pods × TCP/UD
       const model = cluster.pods.find((p) => p.namespace === namespace && p.name === pod)!;
       const removed = Object.keys(model.labels).filter((k) => !(k in labels)).flatMap((k) => ['--delete', k]);
       const added = Object.entries(labels).flatMap(([k, v]) => ['--add', `${k}=${v}`]);
-      // By id: `cilia endpoint labels NAME --namespace NS` sends the namespace query before `/labels`.
-      await cli(['endpoint', 'labels', String(model.endpointId), ...added, ...removed]);
+      await cli(['endpoint', 'labels', pod, '--namespace', namespace, ...added, ...removed]);
       model.labels = { ...labels };
     }
   }
