@@ -3,6 +3,7 @@
 # bench/results/<name>.json. Needs root, a built checkout (this script builds it), iperf3 and python3.
 #
 #   bash bench/run.sh                    build, then run every benchmark in bench/ with its defaults
+#                                        (a file whose first line starts with "// Benchmark:")
 #   bash bench/run.sh NAME [ARGS...]     build, then run one, e.g. `endpoint-scale --concurrency 8`
 #   bash bench/run.sh --no-build …       skip the build
 #   bash bench/run.sh clean              remove what an interrupted run left: bn* namespaces and links,
@@ -36,11 +37,19 @@ if [ "$build" = 1 ]; then
   make -s -C bpf
 fi
 
+# A benchmark is a bench/<name>.ts whose first line starts with "// Benchmark:"; the other files in
+# bench/ are shared code or tools (they may need arguments).
+benchmarks() {
+  for ts in bench/*.ts; do
+    if head -n 1 "$ts" | grep -q '^// Benchmark:'; then basename "$ts" .ts; fi
+  done
+}
+
 run() { # name args...
-  local js="dist/bench/$1.js"
+  local name=$1 js="dist/bench/$1.js"
   shift
-  [ -f "$js" ] || { echo "bench/run.sh: no benchmark $js (names: $(cd dist/bench && ls ./*.js | sed 's|^\./||; s|\.js$||' | tr '\n' ' '))" >&2; exit 2; }
-  echo "=== ${js#dist/bench/} $*"
+  [ -f "$js" ] || { echo "bench/run.sh: no $js; benchmarks: $(benchmarks | tr '\n' ' ')" >&2; exit 2; }
+  echo "=== $name $*"
   node --enable-source-maps "$js" "$@"
   echo
 }
@@ -48,5 +57,5 @@ run() { # name args...
 if [ $# -gt 0 ]; then
   run "$@"
 else
-  for js in dist/bench/*.js; do run "$(basename "$js" .js)"; done
+  for name in $(benchmarks); do run "$name"; done
 fi
