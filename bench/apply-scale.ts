@@ -1,0 +1,250 @@
+// Benchmark: `cilia apply --wait` of a big manifest, end to end against a real agent with its
+// datapath. N ClusterIP Services (default 10,000), each with one EndpointSlice of 3 endpoints, as one
+// JSON List and as multi-document YAML; every rep starts a fresh agent (an empty node, as kube-proxy's
+// full iptables-restore it is compared with starts from empty tables), sends
+// `PUT /v1/apply?wait=true` and times it until the whole response is read: the agent answers once
+// the LB maps hold every service. The agent's debug log line `applied` splits the time into its phases
+// (read = manifest parsing, validate, commit = tables, store = object journal, wait = LB maps written);
+// `http` is the rest (body transfer, response). Then, on the same agent: the same manifest again
+// (nothing changes) and one more Service + EndpointSlice. Optionally (`--cli`) also the wall time of
+// `cilia apply -f FILE --wait` as a process (Node start-up and printing one line per object included).
+// Prints a table and writes bench/results/apply-scale.json.
+//
+// Usage (root, after `npx tsc -b && make -C bpf`):
+//   node dist/bench/apply-scale.js [--services 10000] [--reps 5] [--backends distinct|shared] [--cli]
+// Isolation (test/lib/ranges.md): prefix `ap` (host device aph/apn), pod CIDR 10.244.120.0/24 (backend
+// addresses; no traffic is sent), services in 10.96.120.0/22 (ten services per address, ports 80-89).
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import jsyaml from 'js-yaml';
+import { CLI_JS, REPO, type TestAgent, runNode, startAgent } from '../test/lib/agent.js';
+
+const PREFIX = 'ap';
+const POD_CIDR = '10.244.120.0/24';
+
+const { values: flags } = parseArgs({
+  options: {
+    services: { type: 'string', default: '10000' },
+    reps: { type: 'string', default: '5' },
+    backends: { type: 'string', default: 'distinct' },
+    cli: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'apply-scale' },
+  },
+});
+const N = Number(flags.services);
+const REPS = Number(flags.reps);
+const DISTINCT = flags.backends !== 'shared';
+if (!Number.isInteger(N) || N < 1 || N > 10_240) throw new Error('--services must be 1..10240 (10.96.120.0/22 with ten ports per address)');
+
+/** The service address of service i: ten services (ports 80..89) per address of 10.96.120.0/22. */
+function vip(i: number): { ip: string; port: number } {
+  const a = Math.floor(i / 10) + 1;
+  return { ip: `10.96.${120 + (a >> 8)}.${a & 255}`, port: 80 + (i % 10) };
+}
+
+/**
+ * Service i and its EndpointSlice. Distinct backends: 3 per service, none shared (30,000 for 10,000
+ * services; 240 addresses × ports 8000+), as in a cluster where every service has its own pods.
+ * Shared: every service has the same 3 backends.
+ */
+function objects(i: number): object[] {
+  const { ip, port } = vip(i);
+  const targetPort = DISTINCT ? 8000 + Math.floor(i / 80) : 8080;
+  const addresses = [0, 1, 2].map((k) => (DISTINCT ? `10.244.120.${((i * 3 + k) % 240) + 1}` : `10.244.120.${k + 2}`));
+  return [
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: `ap-svc-${i}`, namespace: 'default' }, spec: { type: 'ClusterIP', clusterIP: ip, ports: [{ name: 'http', port, targetPort, protocol: 'TCP' }] } },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `ap-svc-${i}-abc`, namespace: 'default', labels: { 'kubernetes.io/service-name': `ap-svc-${i}` } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: targetPort, protocol: 'TCP' }],
+      endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready: true } })),
+    },
+  ];
+}
+
+/** Manifests of `n` services: a JSON List and multi-document YAML (block style, as kubectl writes it). */
+function manifests(n: number, first = 0): { json: string; yaml: string } {
+  const docs: object[] = [];
+  for (let i = first; i < first + n; i++) docs.push(...objects(i));
+  return { json: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }), yaml: docs.map((d) => jsyaml.dump(d)).join('---\n') };
+}
+
+/** PUT `body` to the agent's socket and read the whole answer; the time is until the last byte. */
+function put(agent: TestAgent, urlPath: string, body: string): Promise<{ status: number; ms: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.request(
+      { socketPath: agent.socket, path: urlPath, method: 'PUT', headers: { 'content-type': 'application/yaml', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Phase times (ms) of the agent's last `applied` log line. */
+interface Phases {
+  readMs: number;
+  validateMs: number;
+  commitMs: number;
+  storeMs: number;
+  waitMs: number;
+}
+const PHASES = ['readMs', 'validateMs', 'commitMs', 'storeMs', 'waitMs'] as const;
+
+function lastPhases(agent: TestAgent): Phases | undefined {
+  let found: Phases | undefined;
+  for (const line of agent.logs().split('\n')) {
+    if (!line.includes('"applied"')) continue;
+    try {
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      if (rec.msg === 'applied') found = rec as unknown as Phases;
+    } catch {
+      /* not a log record */
+    }
+  }
+  return found;
+}
+
+interface Sample extends Phases {
+  format: 'json' | 'yaml';
+  /** PUT /v1/apply?wait=true until the response is read. */
+  totalMs: number;
+  /** totalMs minus the agent's phases: body transfer, routing, response. */
+  httpMs: number;
+  /** The same manifest again on the same agent (nothing changes). */
+  reapplyMs: number;
+  /** One more Service + EndpointSlice with N present. */
+  oneMoreMs: number;
+  /** `cilia apply -f FILE --wait` as a process (with --cli). */
+  cliMs?: number;
+}
+
+/** The agent of the rep in progress, so that Ctrl-C still removes it. */
+let current: TestAgent | undefined;
+
+async function withAgent<T>(fn: (agent: TestAgent) => Promise<T>): Promise<T> {
+  const agent = await startAgent(PREFIX, { datapath: { prefix: PREFIX, podCidr: POD_CIDR } });
+  current = agent;
+  try {
+    return await fn(agent);
+  } finally {
+    current = undefined;
+    await agent.cleanup();
+  }
+}
+
+async function run(format: 'json' | 'yaml', body: string, oneMore: string): Promise<Sample> {
+  return withAgent(async (agent) => {
+    const r = await put(agent, '/v1/apply?wait=true', body);
+    if (r.status !== 200) throw new Error(`apply: HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+    const count = (JSON.parse(r.text) as { objects: unknown[] }).objects.length;
+    if (count !== 2 * N) throw new Error(`apply stored ${count} objects, expected ${2 * N}`);
+    const phases = lastPhases(agent);
+    if (!phases) throw new Error('no "applied" line in the agent log (is it logging at debug?)');
+    const again = await put(agent, '/v1/apply?wait=true', body);
+    if (again.status !== 200) throw new Error(`re-apply: HTTP ${again.status}`);
+    const one = await put(agent, '/v1/apply?wait=true', oneMore);
+    if (one.status !== 200) throw new Error(`one more: HTTP ${one.status}: ${one.text.slice(0, 300)}`);
+    const sum = PHASES.reduce((s, k) => s + phases[k], 0);
+    return {
+      format,
+      totalMs: r.ms,
+      ...(Object.fromEntries(PHASES.map((k) => [k, phases[k]])) as unknown as Phases),
+      httpMs: r.ms - sum,
+      reapplyMs: again.ms,
+      oneMoreMs: one.ms,
+    };
+  });
+}
+
+/** `cilia apply -f FILE --wait` on a fresh agent, as a process: wall time from spawn to exit. */
+async function runCli(file: string): Promise<number> {
+  return withAgent(async (agent) => {
+    const t0 = performance.now();
+    const res = await runNode(CLI_JS, ['--socket', agent.socket, 'apply', '-f', file, '--wait'], { timeoutMs: 120_000 });
+    const ms = performance.now() - t0;
+    if (res.code !== 0) throw new Error(`cilia apply: exit ${res.code}: ${res.stderr.slice(0, 300)}`);
+    return ms;
+  });
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function printTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  for (const r of cells) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+}
+
+function machine(): Record<string, unknown> {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['-C', REPO, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* not a git checkout */
+  }
+  return { date: new Date().toISOString(), host: os.hostname(), kernel: os.release(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length, node: process.version, commit, loadavg1: os.loadavg()[0] };
+}
+
+async function main(): Promise<void> {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void (current?.cleanup() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
+  const { json, yaml } = manifests(N);
+  const extra = manifests(1, N).json;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cilia-bench-ap-'));
+  const files = { json: path.join(dir, 'services.json'), yaml: path.join(dir, 'services.yaml') };
+  fs.writeFileSync(files.json, json);
+  fs.writeFileSync(files.yaml, yaml);
+  console.log(`${N} services + ${N} EndpointSlices (${DISTINCT ? 'distinct' : 'shared'} backends): JSON ${(json.length / 2 ** 20).toFixed(1)} MiB, YAML ${(yaml.length / 2 ** 20).toFixed(1)} MiB; ${REPS} reps, a fresh agent each`);
+  const samples: Sample[] = [];
+  try {
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const format of ['json', 'yaml'] as const) {
+        const s = await run(format, format === 'json' ? json : yaml, extra);
+        if (flags.cli) s.cliMs = await runCli(files[format]);
+        samples.push(s);
+        console.log(`  rep ${rep + 1} ${format}: ${s.totalMs.toFixed(0)} ms`);
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const cols = ['totalMs', ...PHASES, 'httpMs', 'reapplyMs', 'oneMoreMs', ...(flags.cli ? ['cliMs'] : [])] as const;
+  const summary = Object.fromEntries(
+    (['json', 'yaml'] as const).map((f) => {
+      const of = samples.filter((s) => s.format === f);
+      return [f, Object.fromEntries(cols.map((c) => [c, { median: Math.round(median(of.map((s) => s[c as keyof Sample] as number))), min: Math.round(Math.min(...of.map((s) => s[c as keyof Sample] as number))) }]))];
+    }),
+  ) as Record<'json' | 'yaml', Record<string, { median: number; min: number }>>;
+  console.log('\nmedian (min) in ms; read..wait are the agent\'s phases, http the rest of the request');
+  printTable(
+    ['format', ...cols.map((c) => c.replace(/Ms$/, ''))],
+    (['json', 'yaml'] as const).map((f) => [f, ...cols.map((c) => `${summary[f][c].median} (${summary[f][c].min})`)]),
+  );
+  fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });
+  const out = path.join(REPO, 'bench', 'results', `${flags.out}.json`);
+  fs.writeFileSync(out, JSON.stringify({ benchmark: 'apply-scale', machine: machine(), services: N, backends: DISTINCT ? 'distinct' : 'shared', reps: REPS, summary, samples }, null, 2) + '\n');
+  console.log(`\nwritten ${path.relative(REPO, out)}`);
+}
+
+await main();
