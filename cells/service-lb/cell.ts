@@ -146,9 +146,8 @@ class ServiceLbImpl implements ServiceLb {
 
   async waitProgrammed(rev: Revision, signal?: AbortSignal, keys: readonly string[] = []): Promise<void> {
     const r = await this.reconciler!.waitUntilReconciled(rev, signal);
-    // Why not r.retryLowWatermark <= rev: a failed object's retry is tracked at the revision of its
-    // status write, which is after `rev`; the statuses of the services asked about say it directly.
-    if (!Number.isFinite(r.retryLowWatermark) || !keys.length) return;
+    // Some change up to `rev` failed (maybe another caller's): the statuses say whether one of ours did.
+    if (r.retryLowWatermark > rev || !keys.length) return;
     const failed = keys.map((k) => this.get(k)).filter((s): s is LbService => s?.status.kind === 'Error');
     if (!failed.length) return;
     const first = failed[0];

@@ -21,7 +21,13 @@ import {
 interface Retry<T> {
   attempt: number;
   due: number;
+  /** Revision of the version to retry (for an update: its Error status write). */
   revision: Revision;
+  /**
+   * Revision of the change that first failed (an insert, update or delete). A waiter for that revision
+   * must learn of the failure, so the low watermark is taken over these, not over `revision`.
+   */
+  origin: Revision;
   deleted: boolean;
   object: T;
 }
@@ -66,7 +72,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
 
   const lowWatermark = (): Revision => {
     let low = Infinity;
-    for (const r of retries.values()) low = Math.min(low, r.revision);
+    for (const r of retries.values()) low = Math.min(low, r.origin);
     return low;
   };
   const settleWaiters = (): void => {
@@ -128,7 +134,8 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
       stats.errors++;
       const prev = retries.get(key);
       const attempt = prev ? prev.attempt + 1 : 0;
-      retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: d.revision, deleted: true, object: d.object });
+      const origin = prev?.deleted ? prev.origin : d.revision;
+      retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: d.revision, origin, deleted: true, object: d.object });
       log.warn('delete failed, will retry', { key, attempt, error: d.error });
     }
     if (!updated.length) return;
@@ -144,11 +151,13 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
         } else {
           stats.errors++;
           const prev = retries.get(key);
-          const attempt = prev && !prev.deleted ? prev.attempt + 1 : 0;
+          const again = prev !== undefined && !prev.deleted;
+          const attempt = again ? prev.attempt + 1 : 0;
           const next = cfg.setStatus(cur[0], Status.error(u.error));
           table.insert(txn, next);
-          // The status write gave the object a new revision; the retry tracks that one.
-          retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: table.revision(txn), deleted: false, object: next });
+          // The status write gave the object a new revision; the retry tracks that one, and remembers
+          // the revision of the change that failed for waiters.
+          retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: table.revision(txn), origin: again ? prev.origin : u.revision, deleted: false, object: next });
           log.warn('update failed, will retry', { key, attempt, error: u.error });
         }
       }
