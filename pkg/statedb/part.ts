@@ -41,6 +41,19 @@ function writable<K extends MapKey>(n: Node<K>, owner: Owner): Node<K> {
   return n.owner === owner ? n : new Node(owner, n.leaf, n.keys.slice(), n.vals.slice());
 }
 
+/** Inserts `v` at `i`, shifting the rest right (splice would allocate an array for its result). */
+function insertAt<T>(a: T[], i: number, v: T): void {
+  a.push(v);
+  for (let j = a.length - 1; j > i; j--) a[j] = a[j - 1];
+  a[i] = v;
+}
+
+/** Removes the element at `i`, shifting the rest left. */
+function removeAt<T>(a: T[], i: number): void {
+  for (let j = i; j < a.length - 1; j++) a[j] = a[j + 1];
+  a.pop();
+}
+
 /** First index whose key is ≥ `key` (keys.length when none). */
 function lowerBound<K extends MapKey>(keys: readonly K[], key: K): number {
   let lo = 0;
@@ -72,6 +85,16 @@ interface Outcome {
   old: unknown;
 }
 
+/** Scratch outcome of the one insert or remove running (JS is single-threaded and they do not nest). */
+const scratch: Outcome = { added: false, removed: false, old: undefined };
+
+function resetScratch(): Outcome {
+  scratch.added = false;
+  scratch.removed = false;
+  scratch.old = undefined;
+  return scratch;
+}
+
 /** Inserts or replaces; returns the (possibly copied) node, which may hold more than MAX keys (the caller splits). */
 function insert<K extends MapKey>(n: Node<K>, key: K, value: unknown, owner: Owner, out: Outcome): Node<K> {
   if (n.leaf) {
@@ -82,13 +105,8 @@ function insert<K extends MapKey>(n: Node<K>, key: K, value: unknown, owner: Own
       m.vals[i] = value;
       return m;
     }
-    if (i === m.keys.length) {
-      m.keys.push(key);
-      m.vals.push(value);
-    } else {
-      m.keys.splice(i, 0, key);
-      m.vals.splice(i, 0, value);
-    }
+    insertAt(m.keys, i, key);
+    insertAt(m.vals, i, value);
     out.added = true;
     return m;
   }
@@ -100,8 +118,8 @@ function insert<K extends MapKey>(n: Node<K>, key: K, value: unknown, owner: Own
     // `c` was written by this owner (it grew), so splitting it in place is safe.
     const half = c.keys.length >> 1;
     const right = new Node<K>(owner, c.leaf, c.keys.splice(half), c.vals.splice(half));
-    m.keys.splice(i + 1, 0, right.keys[0]);
-    m.vals.splice(i + 1, 0, right);
+    insertAt(m.keys, i + 1, right.keys[0]);
+    insertAt(m.vals, i + 1, right);
   }
   return m;
 }
@@ -113,8 +131,8 @@ function remove<K extends MapKey>(n: Node<K>, key: K, owner: Owner, out: Outcome
     if (i === n.keys.length || n.keys[i] !== key) return n;
     const m = writable(n, owner);
     out.old = m.vals[i];
-    m.keys.splice(i, 1);
-    m.vals.splice(i, 1);
+    removeAt(m.keys, i);
+    removeAt(m.vals, i);
     out.removed = true;
     return m;
   }
@@ -123,8 +141,8 @@ function remove<K extends MapKey>(n: Node<K>, key: K, owner: Owner, out: Outcome
   if (!out.removed) return n;
   const m = writable(n, owner);
   if (c.keys.length === 0) {
-    m.keys.splice(i, 1);
-    m.vals.splice(i, 1);
+    removeAt(m.keys, i);
+    removeAt(m.vals, i);
     return m;
   }
   m.vals[i] = c;
@@ -137,8 +155,8 @@ function remove<K extends MapKey>(n: Node<K>, key: K, owner: Owner, out: Outcome
       // The right node's routing key (unused slot 0 of an inner node) becomes the separator from the parent.
       const rightKeys = left.leaf ? right.keys : [m.keys[j + 1], ...right.keys.slice(1)];
       m.vals[j] = new Node<K>(owner, left.leaf, left.keys.concat(rightKeys), left.vals.concat(right.vals));
-      m.keys.splice(j + 1, 1);
-      m.vals.splice(j + 1, 1);
+      removeAt(m.keys, j + 1);
+      removeAt(m.vals, j + 1);
     }
   }
   return m;
@@ -182,7 +200,7 @@ export class PMap<V, K extends MapKey = string> {
    * tree instead of a `get` and a `set`.
    */
   set(key: K, value: V, owner: Owner = {}, prev?: { value: V | undefined }): PMap<V, K> {
-    const out: Outcome = { added: false, removed: false, old: undefined };
+    const out = resetScratch();
     let root = this.root ? insert(this.root, key, value, owner, out) : new Node<K>(owner, true, [key], [value]);
     if (!this.root) out.added = true;
     if (root.keys.length > MAX) {
@@ -191,17 +209,20 @@ export class PMap<V, K extends MapKey = string> {
       root = new Node<K>(owner, false, [root.keys[0], right.keys[0]], [root, right]);
     }
     if (prev) prev.value = out.old as V | undefined;
-    return new PMap(root, this.size + (out.added ? 1 : 0));
+    const size = this.size + (out.added ? 1 : 0);
+    out.old = undefined; // do not keep the replaced value alive
+    return new PMap(root, size);
   }
 
   /** A map without `key` (the same map when absent). `prev`, when given, receives the removed value. */
   delete(key: K, owner: Owner = {}, prev?: { value: V | undefined }): PMap<V, K> {
     if (prev) prev.value = undefined;
     if (!this.root) return this;
-    const out: Outcome = { added: false, removed: false, old: undefined };
+    const out = resetScratch();
     let root: Node<K> | undefined = remove(this.root, key, owner, out);
     if (!out.removed) return this;
     if (prev) prev.value = out.old as V;
+    out.old = undefined;
     while (root && !root.leaf && root.vals.length === 1) root = root.vals[0] as Node<K>;
     if (root && root.keys.length === 0) root = undefined;
     return new PMap(root, this.size - 1);
