@@ -133,13 +133,41 @@ export const be16: FieldType<number> = intType('__be16', 2, false, true);
 /** `__be32`: a number in host order, stored in network order. */
 export const be32: FieldType<number> = intType('__be32', 4, false, true);
 
+/**
+ * Writes dotted-quad `v` as 4 bytes at `o`; false (bytes undefined) when it is not exactly four
+ * decimal octets 0..255 without leading zeros, the form net.isIPv4 accepts. A scanner rather than
+ * split + Number: a 10,000-service apply encodes ~80,000 addresses.
+ */
+function writeIPv4(b: Buffer, o: number, v: unknown): boolean {
+  if (typeof v !== 'string' || v.length < 7 || v.length > 15) return false;
+  let part = 0;
+  let octet = 0;
+  let digits = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || part === 3) return false;
+      b[o + part++] = octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return false; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  if (part !== 3 || digits === 0) return false;
+  b[o + 3] = octet;
+  return true;
+}
+
 /** An IPv4 address as a dotted string ("10.244.1.5"), stored in network order like `__be32` (align 4). */
 export const ipv4: FieldType<string> = {
   cType: '__be32', size: 4, align: 4,
   write: (b, o, v) => {
-    if (typeof v !== 'string' || !net.isIPv4(v)) throw new TypeError(`${JSON.stringify(v)} is not an IPv4 address`);
-    const parts = v.split('.');
-    for (let i = 0; i < 4; i++) b[o + i] = Number(parts[i]);
+    if (!writeIPv4(b, o, v)) throw new TypeError(`${JSON.stringify(v)} is not an IPv4 address`);
   },
   read: (b, o) => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`,
 };
