@@ -32,9 +32,8 @@ interface Retry<T> {
   object: T;
 }
 
-interface Result<T> {
-  object: T;
-  revision: Revision;
+/** An object of a round and its outcome (a BatchEntry, so batches are passed as they are). */
+interface Result<T> extends BatchEntry<T> {
   error?: unknown;
 }
 
@@ -87,9 +86,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
   const runUpdates = async (ctx: OpContext, txn: ReadTxn, batch: Result<T>[]): Promise<void> => {
     const t0 = performance.now();
     if (cfg.batchOps && batch.length > 1) {
-      const entries: BatchEntry<T>[] = batch.map((b) => ({ object: b.object, revision: b.revision }));
-      await cfg.batchOps.updateBatch(ctx, txn, entries);
-      entries.forEach((e, i) => (batch[i].error = e.error));
+      await cfg.batchOps.updateBatch(ctx, txn, batch);
     } else {
       for (const b of batch) {
         try {
@@ -106,9 +103,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
   const runDeletes = async (ctx: OpContext, txn: ReadTxn, batch: Result<T>[]): Promise<void> => {
     const t0 = performance.now();
     if (cfg.batchOps && batch.length > 1) {
-      const entries: BatchEntry<T>[] = batch.map((b) => ({ object: b.object, revision: b.revision }));
-      await cfg.batchOps.deleteBatch(ctx, txn, entries);
-      entries.forEach((e, i) => (batch[i].error = e.error));
+      await cfg.batchOps.deleteBatch(ctx, txn, batch);
     } else {
       for (const b of batch) {
         try {
@@ -139,16 +134,18 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
       log.warn('delete failed, will retry', { key, attempt, error: d.error });
     }
     if (!updated.length) return;
+    // One Done status for the whole round (objects are immutable, so they can share it).
+    const done = Status.done();
     const txn = p.db.writeTxn(table);
     try {
       for (const u of updated) {
-        const key = table.primaryKey(u.object);
         const cur = table.current(txn, u.object);
         if (!cur || cur[1] !== u.revision) continue; // changed meanwhile: the new version is reconciled next round
         if (u.error === undefined) {
-          retries.delete(key);
-          table.insert(txn, cfg.setStatus(cur[0], Status.done()));
+          if (retries.size) retries.delete(table.primaryKey(u.object));
+          table.insert(txn, cfg.setStatus(cur[0], done));
         } else {
+          const key = table.primaryKey(u.object);
           stats.errors++;
           const prev = retries.get(key);
           const again = prev !== undefined && !prev.deleted;
@@ -184,15 +181,17 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
     };
     for (const c of changes) {
       if (ctx.signal.aborted) return txn;
-      const key = table.primaryKey(c.object);
+      // A new version of an object supersedes its pending retry (a failed delete stays queued).
       if (c.deleted) {
-        const r = retries.get(key);
-        if (r && !r.deleted) retries.delete(key);
+        if (retries.size) {
+          const key = table.primaryKey(c.object);
+          if (retries.get(key)?.deleted === false) retries.delete(key);
+        }
         deleted.push({ object: c.object, revision: c.revision });
       } else {
         const kind = cfg.getStatus(c.object).kind;
         if (kind !== 'Pending' && kind !== 'Refreshing') continue; // Done, or Error waiting in the retry queue
-        retries.delete(key);
+        if (retries.size) retries.delete(table.primaryKey(c.object));
         updated.push({ object: c.object, revision: c.revision });
       }
       if (updated.length + deleted.length >= roundSize) await flush();
