@@ -7,6 +7,7 @@ import {
   LbUnsupportedError,
   LbValidationError,
   parseIPv4,
+  sortInPlace,
   type Backend,
   type Protocol,
 } from '../model/index.js';
@@ -103,11 +104,14 @@ export function parseEndpointSlice(slice: K8sEndpointSlice): EndpointSliceSpec {
 
 /** Sorts backends by port name, then address (numerically), then port: a stable order for reconciliation. */
 export function sortBackends<T extends Pick<Backend, 'portName' | 'address' | 'port'>>(backends: T[]): T[] {
-  return backends.sort(
-    (a, b) =>
-      (a.portName < b.portName ? -1 : a.portName > b.portName ? 1 : 0) ||
-      (parseIPv4(a.address) ?? 0) - (parseIPv4(b.address) ?? 0) ||
-      a.port - b.port,
+  return sortInPlace(backends, compareBackends);
+}
+
+function compareBackends(a: Pick<Backend, 'portName' | 'address' | 'port'>, b: Pick<Backend, 'portName' | 'address' | 'port'>): number {
+  return (
+    (a.portName < b.portName ? -1 : a.portName > b.portName ? 1 : 0) ||
+    (a.address === b.address ? 0 : (parseIPv4(a.address) ?? 0) - (parseIPv4(b.address) ?? 0)) ||
+    a.port - b.port
   );
 }
 
