@@ -22,6 +22,8 @@ import { type LbBackend, type LbService, combinedBackendState } from './types.js
 
 /** What the ops wrote for one frontend. */
 interface WrittenFrontend {
+  /** `address:port/PROTOCOL`. */
+  readonly frontend: string;
   readonly key: Omit<Lb4Key, 'backend_slot'>;
   readonly revNat: number;
   readonly slots: number;
@@ -30,12 +32,21 @@ interface WrittenFrontend {
   readonly maglev?: string;
 }
 
-/** What the ops wrote for one service. */
+/**
+ * What the ops wrote for one service. Arrays, not maps: a service has a few frontends and backends,
+ * and 10,000 services would otherwise keep 20,000 maps alive.
+ */
 interface Written {
-  readonly frontends: ReadonlyMap<string, WrittenFrontend>;
-  /** Backend id → backend key. */
-  readonly backends: ReadonlyMap<number, string>;
+  readonly frontends: readonly WrittenFrontend[];
+  /** Backend ids, and at the same index each backend's key. */
+  readonly backendIds: readonly number[];
+  readonly backendKeys: readonly string[];
 }
+
+const findFrontend = (list: readonly WrittenFrontend[] | undefined, frontend: string): WrittenFrontend | undefined => {
+  if (list) for (const w of list) if (w.frontend === frontend) return w;
+  return undefined;
+};
 
 /** Map writes of one reconciliation step, applied in a safe order (see the file comment). */
 class Plan {
@@ -167,17 +178,22 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   /** Adds the writes and deletions of `svc`'s new state to `plan`; returns what to record once applied. */
   private planUpdate(plan: Plan, txn: ReadTxn, svc: LbService): () => void {
     const prev = this.written.get(svc.key);
-    const backends = new Map<number, string>();
+    const backendIds: number[] = [];
+    const backendKeys: string[] = [];
+    // One backend serving several port names appears once per name; a set only for long lists.
+    const seen = svc.backends.length > 16 ? new Set<number>() : undefined;
     for (const b of svc.backends) {
-      if (backends.has(b.id)) continue; // one backend serving several port names
+      if (seen ? seen.has(b.id) : backendIds.includes(b.id)) continue;
+      seen?.add(b.id);
       const key = `${b.address}:${b.port}/${b.protocol}`;
-      backends.set(b.id, key);
+      backendIds.push(b.id);
+      backendKeys.push(key);
       // Active for this service means active in the map (active wins), so only other states need the table.
       plan.backends.set(b.id, backendValue(b, b.state === 'active' ? undefined : this.backends.get(txn, { index: 'key', key })));
     }
-    const frontends = new Map<string, WrittenFrontend>();
+    const frontends: WrittenFrontend[] = [];
     for (const fe of frontendEntries(svc, this.layout())) {
-      const before = prev?.frontends.get(fe.frontend);
+      const before = findFrontend(prev?.frontends, fe.frontend);
       plan.reverseNat.push([fe.revNat, fe.reverseNat]);
       plan.sourceRanges.push(...fe.sourceRanges);
       let maglev: string | undefined;
@@ -188,28 +204,31 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
       fe.slots.forEach((id, i) => plan.slots.push([slotKey(fe.key, i + 1), { backend_id: id, count: 0, rev_nat_index: fe.revNat, flags: 0, flags2: 0 }]));
       plan.masters.push([slotKey(fe.key, 0), fe.master]);
       if (before) this.planShrink(plan, svc.key, fe, before);
-      frontends.set(fe.frontend, { key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev });
+      frontends.push({ frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev });
     }
-    const dropped = new Map<string, WrittenFrontend>();
+    const dropped: WrittenFrontend[] = [];
     if (prev) {
-      for (const [fkey, w] of prev.frontends) if (!frontends.has(fkey)) dropped.set(fkey, w);
-      for (const [fkey, w] of dropped) this.planFrontendRemoval(plan, svc.key, fkey, w);
-      for (const [id, key] of prev.backends) if (!backends.has(id)) this.planBackendRemoval(plan, txn, id, key);
+      for (const w of prev.frontends) if (!findFrontend(frontends, w.frontend)) dropped.push(w);
+      for (const w of dropped) this.planFrontendRemoval(plan, svc.key, w);
+      const kept = backendIds.length > 16 ? new Set(backendIds) : undefined;
+      prev.backendIds.forEach((id, i) => {
+        if (!(kept ? kept.has(id) : backendIds.includes(id))) this.planBackendRemoval(plan, txn, id, prev.backendKeys[i]);
+      });
     }
     return () => {
       this.disown(svc.key, dropped);
-      this.written.set(svc.key, { frontends, backends });
-      for (const [fkey, w] of frontends) {
-        this.frontendOwner.set(fkey, svc.key);
+      this.written.set(svc.key, { frontends, backendIds, backendKeys });
+      for (const w of frontends) {
+        this.frontendOwner.set(w.frontend, svc.key);
         this.revNatOwner.set(w.revNat, svc.key);
       }
     };
   }
 
   /** Forgets that `owner` holds these frontends and their rev-NAT indexes in the kernel. */
-  private disown(owner: string, frontends: ReadonlyMap<string, WrittenFrontend>): void {
-    for (const [fkey, f] of frontends) {
-      if (this.frontendOwner.get(fkey) === owner) this.frontendOwner.delete(fkey);
+  private disown(owner: string, frontends: readonly WrittenFrontend[]): void {
+    for (const f of frontends) {
+      if (this.frontendOwner.get(f.frontend) === owner) this.frontendOwner.delete(f.frontend);
       if (this.revNatOwner.get(f.revNat) === owner) this.revNatOwner.delete(f.revNat);
     }
   }
@@ -226,8 +245,8 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
     if (before.maglev !== undefined && !fe.maglev) plan.deadMaglev.push(fe.revNat);
   }
 
-  private planFrontendRemoval(plan: Plan, owner: string, fkey: string, w: WrittenFrontend): void {
-    const current = this.frontendOwner.get(fkey);
+  private planFrontendRemoval(plan: Plan, owner: string, w: WrittenFrontend): void {
+    const current = this.frontendOwner.get(w.frontend);
     if (current === undefined || current === owner) {
       plan.deadMasters.push(slotKey(w.key, 0));
       for (let s = 1; s <= w.slots; s++) plan.deadSlots.push(slotKey(w.key, s));
@@ -251,12 +270,12 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   private planDelete(plan: Plan, txn: ReadTxn, svc: LbService): () => void {
     const prev = this.written.get(svc.key);
     if (prev) {
-      for (const [fkey, w] of prev.frontends) this.planFrontendRemoval(plan, svc.key, fkey, w);
-      for (const [id, key] of prev.backends) this.planBackendRemoval(plan, txn, id, key);
+      for (const w of prev.frontends) this.planFrontendRemoval(plan, svc.key, w);
+      prev.backendIds.forEach((id, i) => this.planBackendRemoval(plan, txn, id, prev.backendKeys[i]));
     } else {
       // Written by a previous run of the agent: what the row says is what it wrote.
       for (const fe of frontendEntries(svc, this.layout())) {
-        this.planFrontendRemoval(plan, svc.key, fe.frontend, { key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev: fe.maglev?.signature });
+        this.planFrontendRemoval(plan, svc.key, { frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev: fe.maglev?.signature });
       }
       for (const b of svc.backends) this.planBackendRemoval(plan, txn, b.id, `${b.address}:${b.port}/${b.protocol}`);
     }
