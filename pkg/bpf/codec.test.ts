@@ -74,6 +74,11 @@ describe('encode and decode', () => {
     const buf = Buffer.alloc(16, 0xff);
     s.encode({ a: 1, b: 2 }, buf, 4);
     assert.equal(buf.toString('hex'), 'ffffffff' + '01000000' + '02000000' + '00000000');
+    // A long run of padding (zeroed in one go) and a nested struct.
+    const wide = struct('wide', { a: u8, p: pad(12), b: u32, n: s });
+    const big = Buffer.alloc(wide.size + 2, 0xff);
+    wide.encode({ a: 7, b: 9, n: { a: 1, b: 2 } }, big, 1);
+    assert.equal(big.toString('hex'), 'ff' + '07' + '00'.repeat(15) + '09000000' + '01000000' + '02000000' + '00000000' + 'ff');
   });
 
   test('all field types round-trip', { timeout: 5_000 }, () => {
