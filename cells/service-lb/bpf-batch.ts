@@ -29,12 +29,15 @@ export function putBatch<K, V>(map: BpfMap<K, V>, entries: readonly (readonly [K
   if (!entries.length) return;
   const ks = map.keyCodec.size;
   const vs = map.valueCodec.size;
-  const keys = Buffer.alloc(entries.length * ks);
-  const values = Buffer.alloc(entries.length * vs);
-  entries.forEach(([k, v], i) => {
-    map.keyCodec.encode(k, keys, i * ks);
-    map.valueCodec.encode(v, values, i * vs);
-  });
+  // Not zero-filled: a codec writes every byte of its struct, padding included.
+  const keys = Buffer.allocUnsafe(entries.length * ks);
+  const values = Buffer.allocUnsafe(entries.length * vs);
+  const kc = map.keyCodec;
+  const vc = map.valueCodec;
+  for (let i = 0; i < entries.length; i++) {
+    kc.write(keys, i * ks, entries[i][0]);
+    vc.write(values, i * vs, entries[i][1]);
+  }
   const count = [entries.length];
   const rc = libbpf().bpf_map_update_batch(map.fd, keys, values, count, batchOpts());
   if (rc >= 0) return;
@@ -53,8 +56,9 @@ export function putBatch<K, V>(map: BpfMap<K, V>, entries: readonly (readonly [K
 export function deleteBatch<K, V>(map: BpfMap<K, V>, keys: readonly K[]): number {
   if (!keys.length) return 0;
   const ks = map.keyCodec.size;
-  const buf = Buffer.alloc(keys.length * ks);
-  keys.forEach((k, i) => map.keyCodec.encode(k, buf, i * ks));
+  const buf = Buffer.allocUnsafe(keys.length * ks);
+  const kc = map.keyCodec;
+  for (let i = 0; i < keys.length; i++) kc.write(buf, i * ks, keys[i]);
   let done = 0;
   let deleted = 0;
   while (done < keys.length) {
