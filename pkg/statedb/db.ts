@@ -301,11 +301,19 @@ class TableImpl<T> implements RWTable<T> {
     return [...this.state(txn).initPending];
   }
 
+  /** The entry a query finds (the first by primary key for a non-unique index). */
+  private find(txn: ReadTxn, q: Query<T>): Entry<T> | undefined {
+    const st = this.state(txn);
+    // The primary index first, without indexMap's result object: lookups by key are the common case.
+    if (q.index === this.def.primary.name) return st.primary.get(q.key);
+    const { map, unique } = this.indexMap(st, q.index);
+    if (unique) return map.get(q.key);
+    for (const [, first] of map.prefix(q.key + NUL)) return first;
+    return undefined;
+  }
+
   getWithRevision(txn: ReadTxn, q: Query<T>): [T, Revision] | undefined {
-    const { map, unique } = this.indexMap(this.state(txn), q.index);
-    let e: Entry<T> | undefined;
-    if (unique) e = map.get(q.key);
-    else for (const [, first] of map.prefix(q.key + NUL)) return [first.obj, first.rev];
+    const e = this.find(txn, q);
     return e ? [e.obj, e.rev] : undefined;
   }
 
@@ -319,7 +327,7 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   get(txn: ReadTxn, q: Query<T>): T | undefined {
-    return this.getWithRevision(txn, q)?.[0];
+    return this.find(txn, q)?.obj;
   }
 
   list(txn: ReadTxn, q: Query<T>): T[] {
