@@ -405,7 +405,7 @@ class TableImpl<T> implements RWTable<T> {
         const upto = st.revision;
         if (upto <= seen) return [];
         const out: Change<T>[] = [];
-        for (const [, e] of st.byRev.entries(seen + 1)) out.push({ object: e.obj, revision: e.rev, deleted: false });
+        st.byRev.forEach((e) => out.push({ object: e.obj, revision: e.rev, deleted: false }), seen + 1);
         const delFloor = Math.max(seen, deletesFrom);
         const dels = this.graveyard.filter((d) => d.rev > delFloor && d.rev <= upto);
         if (dels.length) {
@@ -537,8 +537,11 @@ class TableImpl<T> implements RWTable<T> {
         let m = st.secondary[i];
         const keysNew = entry.skeys[i];
         // Keys the object keeps are overwritten in place by the set below; only dropped ones are deleted.
-        if (old) for (const k of old.skeys[i]) if (!keysNew.includes(k)) m = m.delete(k, o);
-        for (const k of keysNew) m = m.set(k, entry, o);
+        if (old) {
+          const keysOld = old.skeys[i];
+          for (let j = 0; j < keysOld.length; j++) if (!keysNew.includes(keysOld[j])) m = m.delete(keysOld[j], o);
+        }
+        for (let j = 0; j < keysNew.length; j++) m = m.set(keysNew[j], entry, o);
         st.secondary[i] = m;
       }
     }
@@ -553,7 +556,9 @@ class TableImpl<T> implements RWTable<T> {
     for (let i = 0; i < this.secondaries.length; i++) {
       const idx = this.secondaries[i];
       if (!idx.unique) continue;
-      for (const k of entry.skeys[i]) {
+      const keys = entry.skeys[i];
+      for (let j = 0; j < keys.length; j++) {
+        const k = keys[j];
         if (old && old.skeys[i].includes(k)) continue;
         const clash = st.secondary[i].get(k);
         if (clash && clash !== old) throw new Error(`table ${this.name}: unique index ${idx.name} already holds key ${JSON.stringify(k)}`);

@@ -261,6 +261,22 @@ export class PMap<V, K extends MapKey = string> {
     }
   }
 
+  /**
+   * Calls `fn` for each entry in key order from the first key ≥ `from` (all when omitted). Like
+   * `entries` without a generator and a tuple per entry, for bulk reads (a change round of 10,000 objects).
+   */
+  forEach(fn: (value: V, key: K) => void, from?: K): void {
+    const visit = (n: Node<K>, first: boolean): void => {
+      if (n.leaf) {
+        for (let i = first && from !== undefined ? lowerBound(n.keys, from) : 0; i < n.keys.length; i++) fn(n.vals[i] as V, n.keys[i]);
+        return;
+      }
+      const start = first && from !== undefined ? childIndex(n.keys, from) : 0;
+      for (let i = start; i < n.vals.length; i++) visit(n.vals[i] as Node<K>, first && i === start);
+    };
+    if (this.root) visit(this.root, true);
+  }
+
   /** Entries whose key starts with `prefix`, in key order (string keys). */
   *prefix(prefix: K & string): Generator<[K, V]> {
     for (const e of this.entries(prefix)) {

@@ -70,6 +70,12 @@ describe('PMap (persistent B+tree)', () => {
     assert.equal(pm.get(all[10]), 10);
     // Lower bound from between keys, across node boundaries.
     assert.deepEqual([...full.entries('key-010000x')].slice(0, 2).map(([k]) => k), ['key-010001', 'key-010002']);
+    // forEach visits what entries yields, from any key.
+    for (const from of [undefined, 'key-010000x', 'key-000000', 'key-019999', 'zzz']) {
+      const seen: string[] = [];
+      full.forEach((_, k) => seen.push(k), from);
+      assert.deepEqual(seen, [...full.entries(from)].map(([k]) => k), `from ${from}`);
+    }
     // Numeric keys order numerically.
     let nm = PMap.empty<string, number>();
     for (let i = 1000; i > 0; i--) nm = nm.set(i, `v${i}`);

@@ -138,7 +138,8 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
     const done = Status.done();
     const txn = p.db.writeTxn(table);
     try {
-      for (const u of updated) {
+      for (let i = 0; i < updated.length; i++) {
+        const u = updated[i];
         const cur = table.current(txn, u.object);
         if (!cur || cur[1] !== u.revision) continue; // changed meanwhile: the new version is reconciled next round
         if (u.error === undefined) {
@@ -179,7 +180,8 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
       updated = [];
       deleted = [];
     };
-    for (const c of changes) {
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i];
       if (ctx.signal.aborted) return txn;
       // A new version of an object supersedes its pending retry (a failed delete stays queued).
       if (c.deleted) {
@@ -197,7 +199,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
       if (updated.length + deleted.length >= roundSize) await flush();
     }
     // Due retries: re-read the current version so a retry never applies stale state.
-    for (const [key, r] of [...retries]) {
+    for (const [key, r] of retries.size ? [...retries] : []) {
       if (r.due > now || ctx.signal.aborted) continue;
       if (r.deleted) {
         deleted.push({ object: r.object, revision: r.revision });
