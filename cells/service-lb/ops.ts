@@ -50,7 +50,9 @@ const findFrontend = (list: readonly WrittenFrontend[] | undefined, frontend: st
 
 /** Map writes of one reconciliation step, applied in a safe order (see the file comment). */
 class Plan {
-  readonly backends = new Map<number, Lb4Backend>();
+  /** Backend writes, one per id (the last value set wins), and the position of each id in them. */
+  readonly backends: [number, Lb4Backend][] = [];
+  readonly backendAt = new Map<number, number>();
   readonly reverseNat: Entry<number, Lb4ReverseNat>[] = [];
   readonly sourceRanges: Lb4SrcRangeKey[] = [];
   readonly maglev: [number, Uint32Array][] = [];
@@ -63,8 +65,21 @@ class Plan {
   readonly deadReverseNat: number[] = [];
   readonly deadBackends = new Set<number>();
 
+  constructor(readonly layout: LayoutOptions) {}
+
+  /** Writes `value` for backend `id` (replacing what this plan wrote for it before). */
+  putBackend(id: number, value: Lb4Backend): void {
+    const at = this.backendAt.get(id);
+    if (at === undefined) {
+      this.backendAt.set(id, this.backends.length);
+      this.backends.push([id, value]);
+    } else {
+      this.backends[at][1] = value;
+    }
+  }
+
   apply(maps: LbMaps): void {
-    maps.putBackends([...this.backends]);
+    maps.putBackends(this.backends);
     maps.putReverseNat(this.reverseNat);
     maps.putSourceRanges(this.sourceRanges);
     for (const [revNat, table] of this.maglev) maps.putMaglev(revNat, table);
@@ -76,7 +91,7 @@ class Plan {
     maps.deleteMaglev(this.deadMaglev);
     maps.deleteReverseNat(this.deadReverseNat);
     // A backend another service of this plan still writes stays.
-    maps.deleteBackends([...this.deadBackends].filter((id) => !this.backends.has(id)));
+    maps.deleteBackends([...this.deadBackends].filter((id) => !this.backendAt.has(id)));
   }
 }
 
@@ -101,14 +116,14 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   ) {}
 
   async update(_ctx: OpContext, txn: ReadTxn, _rev: Revision, svc: LbService): Promise<void> {
-    const plan = new Plan();
+    const plan = new Plan(this.layout());
     const commit = this.planUpdate(plan, txn, svc);
     plan.apply(this.maps);
     commit();
   }
 
   async delete(_ctx: OpContext, txn: ReadTxn, _rev: Revision, svc: LbService): Promise<void> {
-    const plan = new Plan();
+    const plan = new Plan(this.layout());
     const commit = this.planDelete(plan, txn, svc);
     plan.apply(this.maps);
     commit();
@@ -128,10 +143,10 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   }
 
   private async runBatch(batch: BatchEntry<LbService>[], planOne: (plan: Plan, svc: LbService) => () => void, alone: (e: BatchEntry<LbService>) => Promise<void>): Promise<void> {
-    const plan = new Plan();
+    const plan = new Plan(this.layout());
     const commits: (() => void)[] = [];
     try {
-      for (const e of batch) commits.push(planOne(plan, e.object));
+      for (let i = 0; i < batch.length; i++) commits.push(planOne(plan, batch[i].object));
       plan.apply(this.maps);
     } catch {
       for (const e of batch) {
@@ -143,7 +158,7 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
       }
       return;
     }
-    for (const c of commits) c();
+    for (let i = 0; i < commits.length; i++) commits[i]();
   }
 
   async prune(_ctx: OpContext, txn: ReadTxn, desired: Iterable<[LbService, Revision]>): Promise<void> {
@@ -182,26 +197,29 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
     const backendKeys: string[] = [];
     // One backend serving several port names appears once per name; a set only for long lists.
     const seen = svc.backends.length > 16 ? new Set<number>() : undefined;
-    for (const b of svc.backends) {
+    for (let i = 0; i < svc.backends.length; i++) {
+      const b = svc.backends[i];
       if (seen ? seen.has(b.id) : backendIds.includes(b.id)) continue;
       seen?.add(b.id);
       const key = `${b.address}:${b.port}/${b.protocol}`;
       backendIds.push(b.id);
       backendKeys.push(key);
       // Active for this service means active in the map (active wins), so only other states need the table.
-      plan.backends.set(b.id, backendValue(b, b.state === 'active' ? undefined : this.backends.get(txn, { index: 'key', key })));
+      plan.putBackend(b.id, backendValue(b, b.state === 'active' ? undefined : this.backends.get(txn, { index: 'key', key })));
     }
     const frontends: WrittenFrontend[] = [];
-    for (const fe of frontendEntries(svc, this.layout())) {
+    const entries = frontendEntries(svc, plan.layout);
+    for (let i = 0; i < entries.length; i++) {
+      const fe = entries[i];
       const before = findFrontend(prev?.frontends, fe.frontend);
       plan.reverseNat.push([fe.revNat, fe.reverseNat]);
-      plan.sourceRanges.push(...fe.sourceRanges);
+      for (const k of fe.sourceRanges) plan.sourceRanges.push(k);
       let maglev: string | undefined;
       if (fe.maglev) {
         maglev = fe.maglev.signature;
         if (before?.maglev !== maglev || before.revNat !== fe.revNat) plan.maglev.push([fe.revNat, fe.maglev.build()]);
       }
-      fe.slots.forEach((id, i) => plan.slots.push([slotKey(fe.key, i + 1), { backend_id: id, count: 0, rev_nat_index: fe.revNat, flags: 0, flags2: 0 }]));
+      for (let k = 0; k < fe.slots.length; k++) plan.slots.push([slotKey(fe.key, k + 1), { backend_id: fe.slots[k], count: 0, rev_nat_index: fe.revNat, flags: 0, flags2: 0 }]);
       plan.masters.push([slotKey(fe.key, 0), fe.master]);
       if (before) this.planShrink(plan, svc.key, fe, before);
       frontends.push({ frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev });
@@ -274,7 +292,7 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
       prev.backendIds.forEach((id, i) => this.planBackendRemoval(plan, txn, id, prev.backendKeys[i]));
     } else {
       // Written by a previous run of the agent: what the row says is what it wrote.
-      for (const fe of frontendEntries(svc, this.layout())) {
+      for (const fe of frontendEntries(svc, plan.layout)) {
         this.planFrontendRemoval(plan, svc.key, { frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev: fe.maglev?.signature });
       }
       for (const b of svc.backends) this.planBackendRemoval(plan, txn, b.id, `${b.address}:${b.port}/${b.protocol}`);
