@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { readManifest } from './manifest.js';
 import { ObjectStore, ObjectStoreCorruptError } from './store.js';
 import type { ObjectKey } from './types.js';
 
@@ -43,6 +44,39 @@ describe('apply object store', () => {
     const third = new ObjectStore(file);
     third.load();
     assert.deepEqual(names(third), ['a:81', 'c:80']);
+  });
+
+  test('objects of a JSON manifest are stored as the manifest text and their paths in it', { timeout: 10_000 }, () => {
+    const file = tmpFile();
+    const s = new ObjectStore(file);
+    s.load();
+    const list = { apiVersion: 'v1', kind: 'List', items: [svc('a').source, { apiVersion: 'v1', kind: 'List', items: [svc('b').source, svc('c').source] }] };
+    const text = JSON.stringify(list, null, 2); // line breaks and indentation, as people write it
+    const { items, json } = readManifest(text);
+    assert.equal(json, true);
+    assert.deepEqual(items.map((i) => i.path), [['items', 0], ['items', 1, 'items', 0], ['items', 1, 'items', 1]]);
+    // c is stored as a handler changed it (a new object): by value.
+    const changed = { ...items[2].object, metadata: { name: 'c', namespace: 'default', labels: { x: 'y' } } };
+    s.upsert([
+      { key: svc('a').key, source: items[0].object, item: items[0] },
+      { key: svc('b').key, source: items[1].object, item: items[1] },
+      { key: svc('c').key, source: changed, item: items[2] },
+    ], text);
+    const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, 'one line, the manifest without its line breaks');
+    const line = JSON.parse(lines[0]) as { refs: unknown[]; objects: unknown[]; json: unknown };
+    assert.equal(line.refs.length, 2);
+    assert.equal(line.objects.length, 1);
+    assert.deepEqual(line.json, list);
+    const again = new ObjectStore(file);
+    again.load();
+    assert.deepEqual(again.list().map((o) => [o.key.name, o.source]).sort(), [['a', svc('a').source], ['b', svc('b').source], ['c', changed]]);
+    // YAML (no text given) and mostly changed objects are stored by value.
+    s.upsert([{ key: svc('d').key, source: svc('d').source }]);
+    const third = new ObjectStore(file);
+    third.load();
+    assert.deepEqual(names(third).sort(), ['a:80', 'b:80', 'c:80', 'd:80']);
+    assert.ok(!fs.readFileSync(file, 'utf8').includes('"refs"'), 'compacted by value on load');
   });
 
   test('journals of older agents (one [key, object] line per object) still load', { timeout: 10_000 }, () => {

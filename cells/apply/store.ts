@@ -5,11 +5,16 @@
 //
 // Line formats (one JSON value per line):
 //   {"at": ISO time, "objects": [{"key": ObjectKey, "source": {...}}, ...]}   stores a whole apply
+//   {"at", "refs": [{"key", "path"}, ...], "objects": [...], "json": <manifest>}   the same for JSON input
 //   ["Kind/namespace/name"]                                                  deletes one object
 //   ["Kind/namespace/name", {"key", "source", "appliedAt"}]                  stores one (older agents)
 // Why one line per apply: a 10,000-Service manifest is then one JSON.stringify call producing one big
 // string, instead of 20,000 strings that the garbage collector copies around until they are joined;
 // that cut the store phase of such an apply from ~120 ms to ~40 ms.
+// Why `json`: when the manifest came as JSON and the objects to store are its objects unchanged, the
+// line carries the manifest text as it came (it is JSON already; line breaks, which can only be
+// whitespace there, become spaces) and each object's path in it, instead of serializing 6 MB of
+// objects again (~40-80 ms for 10,000 Services).
 //
 // Durability as pkg/statefile's JsonLinesStore: not fsynced (an agent restart keeps the page cache).
 // A torn last line (the agent died mid-append) is ignored.
@@ -41,9 +46,29 @@ export class ObjectStoreCorruptError extends Error {
 interface Batch {
   readonly at: string;
   readonly objects: readonly { readonly key: ObjectKey; readonly source: Readonly<Record<string, unknown>> }[];
+  /** Objects stored by their place in `json` (the manifest as applied). */
+  readonly refs?: readonly { readonly key: ObjectKey; readonly path: readonly (string | number)[] }[];
+  readonly json?: unknown;
+}
+
+/** The value at `path` in `doc` (undefined when the path leads nowhere). */
+function at(doc: unknown, path: readonly unknown[]): unknown {
+  let v = doc;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null || (typeof k !== 'string' && typeof k !== 'number')) return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
 }
 
 const id = (k: ObjectKey): string => `${k.kind}/${k.namespace}/${k.name}`;
+
+/** The entries that carry a source, as batch objects. */
+function entriesByValue(entries: readonly { key: ObjectKey; source?: Readonly<Record<string, unknown>> }[]): Batch['objects'][number][] {
+  const out: Batch['objects'][number][] = [];
+  for (const e of entries) if (e.source) out.push({ key: e.key, source: e.source });
+  return out;
+}
 
 function isKey(k: unknown): k is ObjectKey {
   const o = k as ObjectKey | null;
@@ -114,23 +139,48 @@ export class ObjectStore {
     }
     const b = line as Batch | null;
     if (typeof b !== 'object' || b === null || typeof b.at !== 'string' || !Array.isArray(b.objects)) throw bad('not a batch of objects');
+    if (b.refs !== undefined && !Array.isArray(b.refs)) throw bad('refs is not a list');
+    const refs: readonly (NonNullable<Batch['refs']>[number] | null)[] = b.refs ?? [];
+    for (const r of refs) {
+      const source = Array.isArray(r?.path) ? at(b.json, r.path) : undefined;
+      if (!isKey(r?.key) || typeof source !== 'object' || source === null) throw bad('a batch ref does not lead to an object');
+      this.live.set(id(r.key), { key: r.key, source: source as Record<string, unknown>, appliedAt: b.at });
+    }
     for (const o of b.objects as readonly (Batch['objects'][number] | null)[]) {
       if (!isKey(o?.key) || typeof o.source !== 'object' || o.source === null) throw bad('a batch entry is not a stored object');
       this.live.set(id(o.key), { key: o.key, source: o.source, appliedAt: b.at });
     }
   }
 
-  /** Stores the entries that carry a source (one journal line for all). Throws on I/O errors. */
-  upsert(entries: readonly { key: ObjectKey; source?: Readonly<Record<string, unknown>> }[]): void {
-    const at = new Date().toISOString();
+  /**
+   * Stores the entries that carry a source (one journal line for all). `json` is the manifest they
+   * came in when it was one JSON document: entries whose source is the object at their item's path in
+   * it are then stored by that path (when that is most of them). Throws on I/O errors.
+   */
+  upsert(entries: readonly { key: ObjectKey; source?: Readonly<Record<string, unknown>>; item?: { readonly path?: readonly (string | number)[]; readonly object: unknown } }[], json?: string): void {
+    const appliedAt = new Date().toISOString();
     const objects: { key: ObjectKey; source: Readonly<Record<string, unknown>> }[] = [];
-    for (const e of entries) {
+    const refs: { key: ObjectKey; path: readonly (string | number)[] }[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
       if (!e.source) continue;
-      objects.push({ key: e.key, source: e.source });
-      this.live.set(id(e.key), { key: e.key, source: e.source, appliedAt: at });
+      const path = json !== undefined && e.item?.object === e.source ? e.item.path : undefined;
+      if (path) refs.push({ key: e.key, path });
+      else objects.push({ key: e.key, source: e.source });
+      this.live.set(id(e.key), { key: e.key, source: e.source, appliedAt });
     }
-    if (!objects.length) return;
-    this.append(JSON.stringify({ at, objects } satisfies Batch) + '\n', objects.length);
+    const records = objects.length + refs.length;
+    if (!records) return;
+    if (refs.length < objects.length) {
+      // Without the manifest (or with few of its objects kept as they came): everything by value.
+      this.append(JSON.stringify({ at: appliedAt, objects: refs.length ? entriesByValue(entries) : objects } satisfies Batch) + '\n', records);
+      return;
+    }
+    const head = JSON.stringify({ at: appliedAt, refs, objects } satisfies Batch);
+    // refs are only made with the manifest at hand.
+    const text = json!;
+    const oneLine = text.includes('\n') || text.includes('\r') ? text.replace(/[\r\n]/g, ' ') : text;
+    this.append(`${head.slice(0, -1)},"json":${oneLine}}\n`, records);
   }
 
   /** Removes these objects (absent ones are ignored). Throws on I/O errors. */

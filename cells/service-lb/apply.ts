@@ -23,21 +23,21 @@ export function serviceApplyHandler(source: K8sServiceSource, waitProgrammed: (r
   const parse = (items: readonly ApplyItem[], defaultNamespace: string) => {
     const services = new Map<string, ReturnType<typeof parseService>>();
     const slices = new Map<string, ReturnType<typeof parseSlice>>();
-    const objects: { key: ObjectKey; source: Readonly<Record<string, unknown>> }[] = [];
+    const objects: { key: ObjectKey; source: Readonly<Record<string, unknown>>; item?: ApplyItem }[] = [];
     for (const item of items) {
       if (item.kind === 'Service') {
         const s = parseService(item.object, item.where, defaultNamespace);
         const key = serviceKey(s.spec.namespace, s.spec.name);
         if (services.has(key)) throw badRequest(`${item.where}: Service ${key} is defined twice in the input`, `${item.where}: metadata.name`);
         services.set(key, s);
-        objects.push({ key: { kind: 'Service', namespace: s.spec.namespace, name: s.spec.name }, source: s.object as Record<string, unknown> });
+        objects.push({ key: { kind: 'Service', namespace: s.spec.namespace, name: s.spec.name }, source: s.object as Record<string, unknown>, item: s.object === item.object ? item : undefined });
       } else {
         const s = parseSlice(item.object, item.where, defaultNamespace);
         const ns = s.object.metadata!.namespace!;
         const key = serviceKey(ns, nameOf(item.object));
         if (slices.has(key)) throw badRequest(`${item.where}: EndpointSlice ${key} is defined twice in the input`, `${item.where}: metadata.name`);
         slices.set(key, s);
-        objects.push({ key: { kind: 'EndpointSlice', namespace: ns, name: nameOf(item.object) }, source: s.object as Record<string, unknown> });
+        objects.push({ key: { kind: 'EndpointSlice', namespace: ns, name: nameOf(item.object) }, source: s.object as Record<string, unknown>, item: s.object === item.object ? item : undefined });
       }
     }
     // Where a service came from, for messages: the first object of the input that makes it (its

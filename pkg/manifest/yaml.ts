@@ -56,14 +56,26 @@ function documentOfLine(text: string, line: number): number {
  * is parsed as JSON. Throws YamlSyntaxError naming the document and line of the first error.
  */
 export function parseDocuments(text: string): unknown[] {
+  return parseText(text).documents;
+}
+
+/**
+ * As parseDocuments, and whether the text was read as one JSON document (so `JSON.parse(text)` gives
+ * the same value again: callers may keep the text instead of serializing the value).
+ */
+export function parseText(text: string): { documents: unknown[]; json: boolean } {
   const first = /\S/.exec(text)?.[0];
   if (first === '{' || first === '[') {
     try {
-      return [JSON.parse(text) as unknown];
+      return { documents: [JSON.parse(text) as unknown], json: true };
     } catch {
       // Not JSON after all (or broken JSON): YAML parses JSON too, and reports the error position.
     }
   }
+  return { documents: parseYaml(text), json: false };
+}
+
+function parseYaml(text: string): unknown[] {
   let docs: unknown[];
   try {
     // The core schema: Kubernetes reads YAML as JSON (sigs.k8s.io/yaml), so a date stays a string, and
