@@ -13,11 +13,11 @@
 // of the previous run are removed by the first prune, which runs once the table is initialized.
 
 import { BACKEND_STATE_CODE, PROTOCOL_NUMBER } from '../../pkg/lb/model/index.js';
-import type { Lb4Backend, Lb4Key, Lb4ReverseNat, Lb4Service, Lb4SrcRangeKey } from '../../pkg/datapath/index.js';
+import type { Lb4Backend, Lb4Key, Lb4SrcRangeKey } from '../../pkg/datapath/index.js';
 import type { ReadTxn, Revision, Table } from '../../pkg/statedb/index.js';
 import type { BatchEntry, BatchOperations, OpContext, Operations } from '../../pkg/statedb/reconciler/index.js';
 import { type FrontendEntries, type LayoutOptions, frontendEntries, lb4KeyText, slotKey, srcRangeKeyText } from './layout.js';
-import type { Entry, LbMaps } from './lbmaps.js';
+import { type LbMaps, backendEntries, reverseNatEntries, serviceEntries } from './lbmaps.js';
 import { type LbBackend, type LbService, combinedBackendState } from './types.js';
 
 /** What the ops wrote for one frontend. */
@@ -48,16 +48,20 @@ const findFrontend = (list: readonly WrittenFrontend[] | undefined, frontend: st
   return undefined;
 };
 
-/** Map writes of one reconciliation step, applied in a safe order (see the file comment). */
+/**
+ * Map writes of one reconciliation step, applied in a safe order (see the file comment). Writes are
+ * encoded into batches as they are planned (MapBatch): a plan for 10,000 services holds ~80,000
+ * entries, which as [key, value] objects were most of the reconciler's garbage.
+ */
 class Plan {
   /** Backend writes, one per id (the last value set wins), and the position of each id in them. */
-  readonly backends: [number, Lb4Backend][] = [];
+  readonly backends = backendEntries(64);
   readonly backendAt = new Map<number, number>();
-  readonly reverseNat: Entry<number, Lb4ReverseNat>[] = [];
+  readonly reverseNat = reverseNatEntries(64);
   readonly sourceRanges: Lb4SrcRangeKey[] = [];
   readonly maglev: [number, Uint32Array][] = [];
-  readonly slots: Entry<Lb4Key, Lb4Service>[] = [];
-  readonly masters: Entry<Lb4Key, Lb4Service>[] = [];
+  readonly slots = serviceEntries(64);
+  readonly masters = serviceEntries(64);
   readonly deadMasters: Lb4Key[] = [];
   readonly deadSlots: Lb4Key[] = [];
   readonly deadSourceRanges: Lb4SrcRangeKey[] = [];
@@ -72,9 +76,9 @@ class Plan {
     const at = this.backendAt.get(id);
     if (at === undefined) {
       this.backendAt.set(id, this.backends.length);
-      this.backends.push([id, value]);
+      this.backends.add(id, value);
     } else {
-      this.backends[at][1] = value;
+      this.backends.replace(at, id, value);
     }
   }
 
@@ -212,15 +216,22 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
     for (let i = 0; i < entries.length; i++) {
       const fe = entries[i];
       const before = findFrontend(prev?.frontends, fe.frontend);
-      plan.reverseNat.push([fe.revNat, fe.reverseNat]);
+      plan.reverseNat.add(fe.revNat, fe.reverseNat);
       for (const k of fe.sourceRanges) plan.sourceRanges.push(k);
       let maglev: string | undefined;
       if (fe.maglev) {
         maglev = fe.maglev.signature;
         if (before?.maglev !== maglev || before.revNat !== fe.revNat) plan.maglev.push([fe.revNat, fe.maglev.build()]);
       }
-      for (let k = 0; k < fe.slots.length; k++) plan.slots.push([slotKey(fe.key, k + 1), { backend_id: fe.slots[k], count: 0, rev_nat_index: fe.revNat, flags: 0, flags2: 0 }]);
-      plan.masters.push([slotKey(fe.key, 0), fe.master]);
+      // One scratch key and value for every slot (the batch encodes them as they are added).
+      const key = slotKey(fe.key, 0);
+      plan.masters.add(key, fe.master);
+      const slot = { backend_id: 0, count: 0, rev_nat_index: fe.revNat, flags: 0, flags2: 0 };
+      for (let k = 0; k < fe.slots.length; k++) {
+        key.backend_slot = k + 1;
+        slot.backend_id = fe.slots[k];
+        plan.slots.add(key, slot);
+      }
       if (before) this.planShrink(plan, svc.key, fe, before);
       frontends.push({ frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev });
     }
