@@ -18,7 +18,7 @@ import type { ReadTxn, Revision, Table } from '../../pkg/statedb/index.js';
 import type { BatchEntry, BatchOperations, OpContext, Operations } from '../../pkg/statedb/reconciler/index.js';
 import { type FrontendEntries, type LayoutOptions, frontendEntries, lb4KeyText, slotKey, srcRangeKeyText } from './layout.js';
 import { type LbMaps, backendEntries, reverseNatEntries, serviceEntries } from './lbmaps.js';
-import { type LbBackend, type LbService, combinedBackendState } from './types.js';
+import { type LbBackend, type LbService, type LbServiceBackend, combinedBackendState } from './types.js';
 
 /** What the ops wrote for one frontend. */
 interface WrittenFrontend {
@@ -33,14 +33,37 @@ interface WrittenFrontend {
 }
 
 /**
- * What the ops wrote for one service. Arrays, not maps: a service has a few frontends and backends,
- * and 10,000 services would otherwise keep 20,000 maps alive.
+ * What the ops wrote for one service: the row and the layout options they wrote it with. What that
+ * put in the maps (WrittenFrontend, backend ids) is recomputed from these when the service changes
+ * again. Why not keep the entries themselves: ~700 bytes per service, 7 MB for 10,000 services, all
+ * of it copied by the garbage collector during a bulk apply, for the rare later update.
  */
 interface Written {
-  readonly frontends: readonly WrittenFrontend[];
-  /** Backend ids, and at the same index each backend's key. */
-  readonly backendIds: readonly number[];
-  readonly backendKeys: readonly string[];
+  readonly row: LbService;
+  readonly layout: LayoutOptions;
+}
+
+/** What a written row put in the maps per frontend. */
+function writtenFrontends(w: Written): WrittenFrontend[] {
+  return frontendEntries(w.row, w.layout).map((fe) => ({ frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev: fe.maglev?.signature }));
+}
+
+/** The backends a row put in the backends map: each id once (its first backend), with its key at the same index. */
+function writtenBackends(row: LbService): { ids: number[]; keys: string[]; first: LbServiceBackend[] } {
+  const ids: number[] = [];
+  const keys: string[] = [];
+  const first: LbServiceBackend[] = [];
+  // One backend serving several port names appears once per name; a set only for long lists.
+  const seen = row.backends.length > 16 ? new Set<number>() : undefined;
+  for (let i = 0; i < row.backends.length; i++) {
+    const b = row.backends[i];
+    if (seen ? seen.has(b.id) : ids.includes(b.id)) continue;
+    seen?.add(b.id);
+    ids.push(b.id);
+    keys.push(`${b.address}:${b.port}/${b.protocol}`);
+    first.push(b);
+  }
+  return { ids, keys, first };
 }
 
 const findFrontend = (list: readonly WrittenFrontend[] | undefined, frontend: string): WrittenFrontend | undefined => {
@@ -197,32 +220,20 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   /** Adds the writes and deletions of `svc`'s new state to `plan`; returns what to record once applied. */
   private planUpdate(plan: Plan, txn: ReadTxn, svc: LbService): () => void {
     const prev = this.written.get(svc.key);
-    const backendIds: number[] = [];
-    const backendKeys: string[] = [];
-    // One backend serving several port names appears once per name; a set only for long lists.
-    const seen = svc.backends.length > 16 ? new Set<number>() : undefined;
-    for (let i = 0; i < svc.backends.length; i++) {
-      const b = svc.backends[i];
-      if (seen ? seen.has(b.id) : backendIds.includes(b.id)) continue;
-      seen?.add(b.id);
-      const key = `${b.address}:${b.port}/${b.protocol}`;
-      backendIds.push(b.id);
-      backendKeys.push(key);
+    const before = prev && writtenFrontends(prev);
+    const backends = writtenBackends(svc);
+    for (let i = 0; i < backends.ids.length; i++) {
+      const b = backends.first[i];
       // Active for this service means active in the map (active wins), so only other states need the table.
-      plan.putBackend(b.id, backendValue(b, b.state === 'active' ? undefined : this.backends.get(txn, { index: 'key', key })));
+      plan.putBackend(b.id, backendValue(b, b.state === 'active' ? undefined : this.backends.get(txn, { index: 'key', key: backends.keys[i] })));
     }
-    const frontends: WrittenFrontend[] = [];
     const entries = frontendEntries(svc, plan.layout);
     for (let i = 0; i < entries.length; i++) {
       const fe = entries[i];
-      const before = findFrontend(prev?.frontends, fe.frontend);
+      const was = findFrontend(before, fe.frontend);
       plan.reverseNat.add(fe.revNat, fe.reverseNat);
       for (const k of fe.sourceRanges) plan.sourceRanges.push(k);
-      let maglev: string | undefined;
-      if (fe.maglev) {
-        maglev = fe.maglev.signature;
-        if (before?.maglev !== maglev || before.revNat !== fe.revNat) plan.maglev.push([fe.revNat, fe.maglev.build()]);
-      }
+      if (fe.maglev && (was?.maglev !== fe.maglev.signature || was.revNat !== fe.revNat)) plan.maglev.push([fe.revNat, fe.maglev.build()]);
       // One scratch key and value for every slot (the batch encodes them as they are added).
       const key = slotKey(fe.key, 0);
       plan.masters.add(key, fe.master);
@@ -232,24 +243,24 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
         slot.backend_id = fe.slots[k];
         plan.slots.add(key, slot);
       }
-      if (before) this.planShrink(plan, svc.key, fe, before);
-      frontends.push({ frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev });
+      if (was) this.planShrink(plan, svc.key, fe, was);
     }
     const dropped: WrittenFrontend[] = [];
-    if (prev) {
-      for (const w of prev.frontends) if (!findFrontend(frontends, w.frontend)) dropped.push(w);
+    if (prev && before) {
+      for (const w of before) if (!entries.some((fe) => fe.frontend === w.frontend)) dropped.push(w);
       for (const w of dropped) this.planFrontendRemoval(plan, svc.key, w);
-      const kept = backendIds.length > 16 ? new Set(backendIds) : undefined;
-      prev.backendIds.forEach((id, i) => {
-        if (!(kept ? kept.has(id) : backendIds.includes(id))) this.planBackendRemoval(plan, txn, id, prev.backendKeys[i]);
+      const old = writtenBackends(prev.row);
+      const kept = backends.ids.length > 16 ? new Set(backends.ids) : undefined;
+      old.ids.forEach((id, i) => {
+        if (!(kept ? kept.has(id) : backends.ids.includes(id))) this.planBackendRemoval(plan, txn, id, old.keys[i]);
       });
     }
     return () => {
       this.disown(svc.key, dropped);
-      this.written.set(svc.key, { frontends, backendIds, backendKeys });
-      for (const w of frontends) {
-        this.frontendOwner.set(w.frontend, svc.key);
-        this.revNatOwner.set(w.revNat, svc.key);
+      this.written.set(svc.key, { row: svc, layout: plan.layout });
+      for (let i = 0; i < entries.length; i++) {
+        this.frontendOwner.set(entries[i].frontend, svc.key);
+        this.revNatOwner.set(entries[i].revNat, svc.key);
       }
     };
   }
@@ -298,18 +309,14 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
 
   private planDelete(plan: Plan, txn: ReadTxn, svc: LbService): () => void {
     const prev = this.written.get(svc.key);
-    if (prev) {
-      for (const w of prev.frontends) this.planFrontendRemoval(plan, svc.key, w);
-      prev.backendIds.forEach((id, i) => this.planBackendRemoval(plan, txn, id, prev.backendKeys[i]));
-    } else {
-      // Written by a previous run of the agent: what the row says is what it wrote.
-      for (const fe of frontendEntries(svc, plan.layout)) {
-        this.planFrontendRemoval(plan, svc.key, { frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev: fe.maglev?.signature });
-      }
-      for (const b of svc.backends) this.planBackendRemoval(plan, txn, b.id, `${b.address}:${b.port}/${b.protocol}`);
-    }
+    // Without a record (written by a previous run of the agent), what the row says is what it wrote.
+    const w = prev ?? { row: svc, layout: plan.layout };
+    const frontends = writtenFrontends(w);
+    for (const f of frontends) this.planFrontendRemoval(plan, svc.key, f);
+    const backends = writtenBackends(w.row);
+    backends.ids.forEach((id, i) => this.planBackendRemoval(plan, txn, id, backends.keys[i]));
     return () => {
-      if (prev) this.disown(svc.key, prev.frontends);
+      if (prev) this.disown(svc.key, frontends);
       this.written.delete(svc.key);
     };
   }
