@@ -514,6 +514,11 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   insert(txn: WriteTxn, obj: T): T | undefined {
+    return this.write(txn, obj, undefined);
+  }
+
+  /** insert, or with `expectRev` compareAndSwap: one walk down the primary tree either way. */
+  private write(txn: WriteTxn, obj: T, expectRev: Revision | undefined): T | undefined {
     const w = this.writer(txn);
     if (obj !== null && typeof obj === 'object') Object.freeze(obj);
     const pk = this.pk(obj);
@@ -525,6 +530,10 @@ class TableImpl<T> implements RWTable<T> {
     st.primary = st.primary.set(pk, entry, o, this.prev);
     const old = this.prev.value;
     this.prev.value = undefined;
+    if (expectRev !== undefined && (old?.rev ?? 0) !== expectRev) {
+      st.primary = old ? st.primary.set(pk, old, o) : st.primary.delete(pk, o);
+      throw new RevisionMismatchError(this.name, expectRev, old?.rev ?? 0);
+    }
     if (this.secondaries.length) {
       try {
         this.checkUnique(st, entry, old);
@@ -573,10 +582,7 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   compareAndSwap(txn: WriteTxn, rev: Revision, obj: T): T | undefined {
-    const st = this.state(this.writer(txn));
-    const cur = st.primary.get(this.pk(obj))?.rev ?? 0;
-    if (cur !== rev) throw new RevisionMismatchError(this.name, rev, cur);
-    return this.insert(txn, obj);
+    return this.write(txn, obj, rev);
   }
 
   delete(txn: WriteTxn, obj: T): T | undefined {

@@ -7,6 +7,7 @@
 // blocks incremental changes for long.
 
 import { backoffDelay, oneShot } from '../../hive/index.js';
+import { RevisionMismatchError } from '../db.js';
 import type { ChangeIterator, ReadTxn, Revision } from '../types.js';
 import {
   type BatchEntry,
@@ -140,19 +141,23 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
     try {
       for (let i = 0; i < updated.length; i++) {
         const u = updated[i];
-        const cur = table.current(txn, u.object);
-        if (!cur || cur[1] !== u.revision) continue; // changed meanwhile: the new version is reconciled next round
+        // The object is still at the revision processed, or it changed meanwhile and the new version is
+        // reconciled next round. (Same revision, same object: the status goes onto u.object.)
+        const next = cfg.setStatus(u.object, u.error === undefined ? done : Status.error(u.error));
+        try {
+          table.compareAndSwap(txn, u.revision, next);
+        } catch (err) {
+          if (err instanceof RevisionMismatchError) continue;
+          throw err;
+        }
         if (u.error === undefined) {
           if (retries.size) retries.delete(table.primaryKey(u.object));
-          table.insert(txn, cfg.setStatus(cur[0], done));
         } else {
           const key = table.primaryKey(u.object);
           stats.errors++;
           const prev = retries.get(key);
           const again = prev !== undefined && !prev.deleted;
           const attempt = again ? prev.attempt + 1 : 0;
-          const next = cfg.setStatus(cur[0], Status.error(u.error));
-          table.insert(txn, next);
           // The status write gave the object a new revision; the retry tracks that one, and remembers
           // the revision of the change that failed for waiters.
           retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: table.revision(txn), origin: again ? prev.origin : u.revision, deleted: false, object: next });
