@@ -124,9 +124,10 @@ export class ApplyService {
     t.push(performance.now());
     const revisions = prepared.map((p) => p.commit());
     t.push(performance.now());
-    this.store.upsert(prepared.flatMap((p) => p.objects), json ? text : undefined);
+    // The journal line is written while the datapath catches up; the answer waits for both.
+    const stored = this.store.upsert(prepared.flatMap((p) => p.objects), json ? text : undefined);
     t.push(performance.now());
-    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
+    await Promise.all([stored, ...(opts.wait ? prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()) : [])]);
     t.push(performance.now());
     const ms = t.slice(1).map((x, i) => Math.round(x - t[i]));
     this.log?.debug('applied', { objects: items.length, readMs: ms[0], validateMs: ms[1], commitMs: ms[2], storeMs: ms[3], waitMs: ms[4] });
@@ -151,8 +152,8 @@ export class ApplyService {
     const prepared = [...keysByHandler].map(([h, keys]) => h.prepareDelete(keys));
     const revisions = prepared.map((p) => p.commit());
     const keys = prepared.flatMap((p) => p.objects.map((o) => o.key));
-    this.store.delete(keys);
-    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
+    const stored = this.store.delete(keys);
+    await Promise.all([stored, ...(opts.wait ? prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()) : [])]);
     return { objects: keys, revisions };
   }
 

@@ -44,7 +44,7 @@ describe('ApplyService persistence', () => {
     const first = widgets();
     const svc = new ApplyService([first], new ObjectStore(file), log);
     await svc.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [widget('a', 1), widget('b', 2)] }, null, 1), { wait: false, namespace: 'default' });
-    assert.match(fs.readFileSync(file, 'utf8'), /^\{"at":"[^"]+","refs":\[\{"key":\{"kind":"Widget","namespace":"default","name":"a"\},"path":\["items",0\]\}/, 'JSON kept as the manifest text');
+    assert.match(fs.readFileSync(file, 'utf8'), /^\{"at":"[^"]+","refs":\{"ids":\["Widget\/default\/a","Widget\/default\/b"\],"paths":\[0,1\]\},"objects":\[\],"json":\{/, 'JSON kept as the manifest text');
     await svc.apply('apiVersion: x/v1\nkind: Widget\nmetadata: {name: c}\nspec: {size: 3}\n', { wait: false, namespace: 'default' });
     await assert.rejects(svc.apply(JSON.stringify([widget('d', 4), { ...widget('e', 5), spec: {} }]), { wait: false, namespace: 'default' }), /spec\.size is required/);
     await svc.apply(JSON.stringify(widget('a', 10)), { wait: false, namespace: 'default' });
