@@ -223,28 +223,31 @@ export class ServiceManager {
   /** Applies one backend's reference-count change: creates, updates or (at zero) deletes its row and id. */
   private applyRefDelta(txn: WriteTxn, key: string, delta: RefDelta): void {
     if (!delta.active && !delta.terminating && !delta.quarantined && !delta.maintenance) return;
-    const old = this.backends.get(txn, { index: 'key', key });
-    const prev = old?.states ?? NO_REFS;
-    const active = prev.active + delta.active;
-    const terminating = prev.terminating + delta.terminating;
-    const quarantined = prev.quarantined + delta.quarantined;
-    const maintenance = prev.maintenance + delta.maintenance;
-    const states: BackendStateCounts =
-      active === 1 && !terminating && !quarantined && !maintenance ? ONE_ACTIVE : { active, terminating, quarantined, maintenance };
-    const backend = delta.backend;
-    if (states.active + states.terminating + states.quarantined + states.maintenance <= 0) {
-      if (old) this.backends.delete(txn, old);
-      this.backendIds.release(key);
+    const row = (prev: BackendStateCounts): LbBackend | undefined => {
+      const active = prev.active + delta.active;
+      const terminating = prev.terminating + delta.terminating;
+      const quarantined = prev.quarantined + delta.quarantined;
+      const maintenance = prev.maintenance + delta.maintenance;
+      if (active + terminating + quarantined + maintenance <= 0) return undefined;
+      const states: BackendStateCounts = active === 1 && !terminating && !quarantined && !maintenance ? ONE_ACTIVE : { active, terminating, quarantined, maintenance };
+      const b = delta.backend;
+      return { key, id: delta.id ?? this.backendIds.acquire(key), address: b.address, port: b.port, protocol: b.protocol, states };
+    };
+    if (delta.active >= 0 && delta.terminating >= 0 && delta.quarantined >= 0 && delta.maintenance >= 0) {
+      // Only gains (a new backend, most of a bulk apply): write the row as if new, one lookup fewer;
+      // if there was a row, write again with its counts added.
+      const old = this.backends.insert(txn, row(NO_REFS)!);
+      if (old) this.backends.insert(txn, row(old.states)!);
       return;
     }
-    this.backends.insert(txn, {
-      key,
-      id: delta.id ?? this.backendIds.acquire(key),
-      address: backend.address,
-      port: backend.port,
-      protocol: backend.protocol,
-      states,
-    });
+    const old = this.backends.get(txn, { index: 'key', key });
+    const next = row(old?.states ?? NO_REFS);
+    if (next) {
+      this.backends.insert(txn, next);
+      return;
+    }
+    if (old) this.backends.delete(txn, old);
+    this.backendIds.release(key);
   }
 
   /** Every service of `source`. */
