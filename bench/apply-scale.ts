@@ -4,9 +4,11 @@
 // full iptables-restore it is compared with starts from empty tables), sends
 // `PUT /v1/apply?wait=true` and times it until the whole response is read: the agent answers once
 // the LB maps hold every service. The agent's debug log line `applied` splits the time into its phases
-// (read = manifest parsing, validate, commit = tables, store = object journal, wait = LB maps written);
+// (read = manifest parsing, validate, commit = tables, store = building the object journal's line,
+// whose write to disk overlaps the next phase, wait = LB maps written and the journal line on disk);
 // `http` is the rest (body transfer, response). Then, on the same agent: the same manifest again
-// (nothing changes) and one more Service + EndpointSlice. Optionally (`--cli`) also the wall time of
+// (nothing changes), one more Service + EndpointSlice, `cilia delete` of it all, and the manifest once
+// more (`warmApply`: the first apply's work with V8's optimized code already in place). Optionally (`--cli`) also the wall time of
 // `cilia apply -f FILE --wait` as a process (Node start-up and printing one line per object included).
 // With `--kube-proxy`, the same services as kube-proxy's full iptables sync (pkg/lb/iptables), timed
 // into the empty tables of a fresh namespace `ap-kp`: with `iptables-legacy-restore --noflush` (as
@@ -87,10 +89,15 @@ function manifests(n: number, first = 0): { json: string; yaml: string } {
 
 /** PUT `body` to the agent's socket and read the whole answer; the time is until the last byte. */
 function put(agent: TestAgent, urlPath: string, body: string): Promise<{ status: number; ms: number; text: string }> {
+  return request(agent, 'PUT', urlPath, body);
+}
+
+/** A request with a manifest body (sent as the CLI sends it), timed until the last byte of the answer. */
+function request(agent: TestAgent, method: string, urlPath: string, body: string): Promise<{ status: number; ms: number; text: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const req = http.request(
-      { socketPath: agent.socket, path: urlPath, method: 'PUT', headers: { 'content-type': 'application/yaml', 'content-length': Buffer.byteLength(body) } },
+      { socketPath: agent.socket, path: urlPath, method, headers: { 'content-type': 'application/yaml', 'content-length': Buffer.byteLength(body) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -153,6 +160,10 @@ interface Sample extends Phases {
   reapplyMs: number;
   /** One more Service + EndpointSlice with N present. */
   oneMoreMs: number;
+  /** `cilia delete` of the manifest (the N services and the one more). */
+  deleteMs: number;
+  /** The manifest applied again after the delete: the same work as the first apply, on an agent whose code V8 has optimized. */
+  warmApplyMs: number;
   /** `cilia apply -f FILE --wait` as a process (with --cli). */
   cliMs?: number;
 }
@@ -187,6 +198,10 @@ async function run(format: 'json' | 'yaml', body: string, oneMore: string): Prom
     if (again.status !== 200) throw new Error(`re-apply: HTTP ${again.status}`);
     const one = await put(agent, '/v1/apply?wait=true', oneMore);
     if (one.status !== 200) throw new Error(`one more: HTTP ${one.status}: ${one.text.slice(0, 300)}`);
+    const del = await request(agent, 'POST', '/v1/apply/delete?wait=true', body);
+    if (del.status !== 200) throw new Error(`delete: HTTP ${del.status}: ${del.text.slice(0, 300)}`);
+    const warm = await put(agent, '/v1/apply?wait=true', body);
+    if (warm.status !== 200) throw new Error(`warm apply: HTTP ${warm.status}: ${warm.text.slice(0, 300)}`);
     const sum = PHASES.reduce((s, k) => s + phases[k], 0);
     return {
       format,
@@ -197,6 +212,8 @@ async function run(format: 'json' | 'yaml', body: string, oneMore: string): Prom
       mainCpuMs: mainCpu,
       reapplyMs: again.ms,
       oneMoreMs: one.ms,
+      deleteMs: del.ms,
+      warmApplyMs: warm.ms,
     };
   });
 }
@@ -313,7 +330,7 @@ async function main(): Promise<void> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const cols = ['totalMs', ...PHASES, 'httpMs', 'agentCpuMs', 'mainCpuMs', 'reapplyMs', 'oneMoreMs', ...(flags.cli ? ['cliMs'] : [])] as const;
+  const cols = ['totalMs', ...PHASES, 'httpMs', 'agentCpuMs', 'mainCpuMs', 'reapplyMs', 'oneMoreMs', 'deleteMs', 'warmApplyMs', ...(flags.cli ? ['cliMs'] : [])] as const;
   const summary = Object.fromEntries(
     (['json', 'yaml'] as const).map((f) => {
       const of = samples.filter((s) => s.format === f);
