@@ -120,10 +120,12 @@ export class ServiceManager {
     const isTouched = (key: string): boolean =>
       (touched ??= new Set([...deletes, ...upserts.map((u) => serviceKey(u.service.namespace, u.service.name))])).has(key);
     const claims = new Map<string, string>();
+    // An empty table (a node's first apply) has no owners to look up.
+    const empty = this.services.numObjects(txn) === 0;
     for (let i = 0; i < upserts.length; i++) {
       const u = upserts[i];
       const key = serviceKey(u.service.namespace, u.service.name);
-      const existing = this.services.get(txn, { index: 'key', key });
+      const existing = empty ? undefined : this.services.get(txn, { index: 'key', key });
       if (existing && existing.source !== source) {
         throw conflict(`${where(i)}service ${key} is managed by ${SOURCE_NAMES[existing.source]}; change or delete it there`, `${where(i)}name`);
       }
@@ -133,7 +135,7 @@ export class ServiceManager {
         const other = claims.get(fkey);
         if (other !== undefined && other !== key) throw conflict(`${where(i)}frontend ${fkey} is also a frontend of service ${other} in this request`, `${where(i)}frontends[${j}]`);
         claims.set(fkey, key);
-        const owner = this.services.get(txn, { index: 'frontend', key: fkey });
+        const owner = empty ? undefined : this.services.get(txn, { index: 'frontend', key: fkey });
         if (owner && owner.key !== key && !isTouched(owner.key)) {
           throw conflict(`${where(i)}frontend ${fkey} already belongs to service ${owner.key}`, `${where(i)}frontends[${j}]`);
         }
@@ -165,11 +167,13 @@ export class ServiceManager {
       const pending = Status.pending();
       const rows: LbService[] = [];
       const unchanged: LbService[] = [];
+      // Rows are inserted after this loop: an empty table stays empty while it runs, with no old rows to read.
+      const empty = this.services.numObjects(txn) === 0;
       for (let i = 0; i < upserts.length; i++) {
         const u = upserts[i];
         const s = u.service;
         const key = serviceKey(s.namespace, s.name);
-        const old = this.services.get(txn, { index: 'key', key });
+        const old = empty ? undefined : this.services.get(txn, { index: 'key', key });
         // Explicit literals, not spreads: `{ ...b, id }` of objects with optional fields made
         // dictionary-mode objects, several times larger, 40,000 of them in a 10,000-service apply.
         const frontends = new Array<LbFrontend>(s.frontends.length);
