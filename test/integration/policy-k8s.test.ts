@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EndpointJSON } from '../../pkg/api/index.js';
 import { type TestAgent, startAgent } from '../lib/agent.js';
-import { PodProcess, type ProbeOutcome } from '../lib/probe.js';
+import { PodProcess, type ProbeOutcome } from '../lib/pod-process.js';
 
 const POD_CIDR = '10.244.21.0/24';
 const NAMESPACES = ['tqk-x', 'tqk-y', 'tqk-z'] as const;
@@ -156,7 +156,7 @@ const COLUMNS = PROTOCOLS.flatMap((proto) => PORTS.map((port) => ({ proto, port,
 /**
  * The matrix of a step: rows = sources, columns = destinations, each cell one character per column in
  * COLUMNS order: '.' reached, 'x' blocked — upper-case 'A' (reached, expected blocked), 'B' (blocked,
- * expected reached) or '?' (refused/error) where the datapath and the expectation differ.
+ * expected reached) or '?' (refused, error, or an answer from another pod) where the datapath and the expectation differ.
  */
 function formatMatrix(pods: readonly ModelPod[], cell: (src: ModelPod, dst: ModelPod) => string): string {
   const w = COLUMNS.length;
@@ -313,7 +313,9 @@ describe('Kubernetes NetworkPolicy truth table (3 namespaces × 3 pods × TCP/UD
     await Promise.all(
       jobs.map(async (j) => {
         const c = COLUMNS[j.col];
-        j.outcome = (await procs.get(j.src)!.probe({ proto: c.proto === 'TCP' ? 'tcp' : 'udp', host: j.dst.ip, port: c.port })).outcome;
+        const r = await procs.get(j.src)!.probe({ proto: c.proto === 'TCP' ? 'tcp' : 'udp', host: j.dst.ip, port: c.port });
+        // An answer from another pod than the one probed is no reach: it shows as '?'.
+        j.outcome = r.outcome === 'ok' && r.server !== podId(j.dst) ? 'error' : r.outcome;
       }),
     );
     rounds++;

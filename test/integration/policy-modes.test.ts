@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EndpointJSON } from '../../pkg/api/index.js';
 import { type TestAgent, startAgent } from '../lib/agent.js';
-import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/probe.js';
+import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/pod-process.js';
 
 /** An agent in one mode with two endpoints `a` and `b` (labels app=a / app=b) serving TCP 80, 22 and UDP 53. */
 class ModeFixture {

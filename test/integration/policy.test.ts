@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { EndpointJSON } from '../../pkg/api/index.js';
 import { CLI_JS, type TestAgent, startAgent } from '../lib/agent.js';
-import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/probe.js';
+import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/pod-process.js';
 
 const APPS = ['app1', 'app2', 'app3'] as const;
 type App = (typeof APPS)[number];
@@ -348,8 +348,8 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
       const allows = () => verdicts.text().split('\n').filter((l) => l.includes('action allow')).length;
       const before = allows();
       const conn = await pod.app2.open(tcp('app1', 80));
-      for (let i = 0; i < 5; i++) assert.equal((await pod.app2.exchange(conn, `ping ${i}`)).outcome, 'ok');
-      await pod.app2.closeConn(conn);
+      for (let i = 0; i < 5; i++) assert.equal((await conn.exchange(`ping ${i}`)).reply, `app1 ping ${i}`);
+      await conn.close();
       // Events arrive asynchronously: give the last ones time to show up, then count.
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(allows(), before + 1, verdicts.text());
@@ -361,10 +361,10 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
   test('conntrack revalidation: an established connection stops when its allow goes, survives unrelated changes', { timeout: 40_000 }, async () => {
     await importPolicy(L3_RULE);
     const conn = await pod.app2.open(tcp('app1', 80));
-    assert.equal((await pod.app2.exchange(conn, 'one')).outcome, 'ok');
+    assert.equal((await conn.exchange('one')).outcome, 'ok');
     // A change that does not touch this flow (a rule for app3, new revision for every endpoint).
     await importPolicy([{ labels: [{ key: 'name', value: 'other' }], endpointSelector: { matchLabels: { id: 'app3' } }, ingress: [{ fromEndpoints: [{ matchLabels: { id: 'app1' } }] }] }]);
-    assert.equal((await pod.app2.exchange(conn, 'two')).outcome, 'ok', 'an unrelated policy change broke an allowed connection');
+    assert.equal((await conn.exchange('two')).outcome, 'ok', 'an unrelated policy change broke an allowed connection');
     const objects = await cli(['policy', 'get']);
     assert.match(objects, /unspec:name=l3-rule/);
     assert.match(objects, /unspec:name=other/);
@@ -373,7 +373,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     try {
       // Replace the l3-rule: app1 stays enforced, but now only app3 may come in.
       await importPolicy([{ ...L3_RULE[0], ingress: [{ fromEndpoints: [{ matchLabels: { id: 'app3' } }], toPorts: L3_RULE[0].ingress[0].toPorts }] }]);
-      const r = await pod.app2.exchange(conn, 'three');
+      const r = await conn.exchange('three');
       assert.equal(r.outcome, 'timeout', `the established connection still passes after its allow was removed (${r.outcome})`);
       await drops.waitFor(new RegExp(`drop \\(Policy denied\\).*identity ${ep.app2.identity}->${ep.app1.identity}: ${ep.app2.ipv4}:\\d+ -> ${ep.app1.ipv4}:80 tcp ACK`));
       await expectReach(
@@ -385,7 +385,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
       );
     } finally {
       await drops.stop();
-      await pod.app2.closeConn(conn);
+      await conn.close();
     }
   });
 
@@ -393,14 +393,14 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     await importPolicy(L3_RULE);
     const conn = await pod.app2.open(tcp('app1', 80));
     try {
-      assert.equal((await pod.app2.exchange(conn, 'one')).outcome, 'ok');
+      assert.equal((await conn.exchange('one')).outcome, 'ok');
       // No rule changes: app2's new identity removes app1's entry for it (no new repository revision).
       await cli(['endpoint', 'labels', 'tq-app2', '--add', 'id=other']);
       await expectReach([{ from: pod.app2, to: tcp('app1', 80), reach: false }], 'new connections after the relabel');
-      const r = await pod.app2.exchange(conn, 'two');
+      const r = await conn.exchange('two');
       assert.equal(r.outcome, 'timeout', `the established connection still passes after the peer lost the allowed label (${r.outcome})`);
     } finally {
-      await pod.app2.closeConn(conn);
+      await conn.close();
     }
   });
 

@@ -14,14 +14,14 @@ import { promisify } from 'node:util';
 import type { EndpointJSON } from '../../pkg/api/index.js';
 import type { BpfLbJSON, ServiceJSON } from '../../cells/service-lb/types.js';
 import { type TestAgent, startAgent } from '../lib/agent.js';
-import { Pod } from './service-pods.js';
+import { PodProcess, tcp } from '../lib/pod-process.js';
 
 const run = promisify(execFile);
 
 describe('services from cilia apply and the CLI', { timeout: 240_000 }, () => {
   let agent: TestAgent;
   const eps: Record<string, EndpointJSON> = {};
-  const pods: Pod[] = [];
+  const pods: PodProcess[] = [];
   const servers: ChildProcess[] = [];
   let tmp: string;
 
@@ -36,9 +36,9 @@ describe('services from cilia apply and the CLI', { timeout: 240_000 }, () => {
     return eps[name];
   }
 
-  async function pod(name: string, labels: string, ...flags: string[]): Promise<Pod> {
+  async function pod(name: string, labels: string, ...flags: string[]): Promise<PodProcess> {
     const ep = await endpoint(name, labels, ...flags);
-    const p = await Pod.start(ep.netns, { name, tcp: [8080] });
+    const p = await PodProcess.start(ep.netns, { name, tcp: [8080] });
     pods.push(p);
     return p;
   }
@@ -54,7 +54,7 @@ describe('services from cilia apply and the CLI', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
-    for (const p of pods) p.stop();
+    for (const p of pods) await p.stop();
     for (const s of servers) s.kill('SIGKILL');
     await agent?.cleanup();
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -101,7 +101,7 @@ endpoints:
     assert.equal(lb.backends.find((b) => b.address === eps['ts-web2'].ipv4)?.state, 'terminating', 'but stays in the backends map');
     const text = await cli(['bpf', 'lb', 'list']);
     assert.match(text, new RegExp(`10\\.96\\.31\\.10:80/TCP\\s+0\\.0\\.0\\.0:0 \\(${master.revNat}\\) \\(0\\) \\[ClusterIP\\]`));
-    assert.deepEqual(new Set(await pods[0].hellos('10.96.31.10', 80, 10)), new Set(['ts-web1']));
+    assert.deepEqual(new Set(await pods[0].whoAnswers(tcp('10.96.31.10', 80), 10)), new Set(['ts-web1']));
 
     await cli(['delete', '-f', '-', '--wait'], manifest);
     const after = JSON.parse(await cli(['bpf', 'lb', 'list', '--json'])) as BpfLbJSON;
@@ -127,17 +127,17 @@ spec:
     assert.equal(svc.backendSource, 'selector');
     assert.deepEqual(svc.backends.map((b) => `${b.address}:${b.port}`).sort(), [`${eps['ts-sel1'].ipv4}:8080`, `${eps['ts-sel2'].ipv4}:8080`].sort());
     const client = pods[0];
-    assert.deepEqual([...new Set(await client.hellos('10.96.31.20', 80, 20))].sort(), ['ts-sel1', 'ts-sel2']);
+    assert.deepEqual([...new Set(await client.whoAnswers(tcp('10.96.31.20', 80), 20))].sort(), ['ts-sel1', 'ts-sel2']);
 
     await pod('ts-sel3', 'app=sel', '--port', 'http=8080');
     let seen = new Set<string>();
-    for (let i = 0; i < 50 && !seen.has('ts-sel3'); i++) seen = new Set([...seen, ...(await client.hellos('10.96.31.20', 80, 5))]);
+    for (let i = 0; i < 50 && !seen.has('ts-sel3'); i++) seen = new Set([...seen, ...(await client.whoAnswers(tcp('10.96.31.20', 80), 5))]);
     assert.ok(seen.has('ts-sel3'), `the new pod is served: ${[...seen].join(', ')}`);
     assert.ok(!seen.has('ts-other'));
 
     await cli(['endpoint', 'delete', 'ts-sel1']);
     for (let i = 0; i < 50 && (await services()).find((s) => s.name === 'sel')!.backends.length !== 2; i++) await new Promise((r) => setTimeout(r, 100));
-    const now = await client.hellos('10.96.31.20', 80, 15);
+    const now = await client.whoAnswers(tcp('10.96.31.20', 80), 15);
     assert.ok(!now.includes('ts-sel1') && new Set(now).size === 2, `answers after the delete: ${now.join(', ')}`);
   });
 
@@ -192,17 +192,18 @@ spec:
     await pod('ts-keep', 'app=keep');
     await cli(['service', 'upsert', '--frontend', '10.96.31.50:80', '--backends', `${eps['ts-keep'].ipv4}:8080`, '--name', 'keep']);
     const client = pods[0];
-    const kept = await client.open('10.96.31.50', 80);
-    assert.ok(kept.ok, kept.error);
+    const kept = await client.open(tcp('10.96.31.50', 80));
+    assert.equal(kept.server, 'ts-keep');
     const before = { services: await services(), maps: await cli(['bpf', 'lb', 'list', '--json']) };
     assert.equal(await agent.stop('SIGTERM'), 0);
-    assert.equal((await client.send(kept.conn!, 'agent down')).reply, 'ts-keep agent down');
-    assert.equal((await client.hello('10.96.31.50', 80)).reply, 'ts-keep', 'new connections too: the datapath does not need the agent');
+    assert.equal((await kept.exchange('agent down')).reply, 'ts-keep agent down');
+    assert.equal((await client.probe(tcp('10.96.31.50', 80))).server, 'ts-keep', 'new connections too: the datapath does not need the agent');
     await agent.restart();
     await cli(['status']);
     for (let i = 0; i < 50 && (await services()).some((s) => s.status.kind !== 'Done'); i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await services(), before.services, 'same services, rev-NAT indexes and backend ids');
     assert.deepEqual(JSON.parse(await cli(['bpf', 'lb', 'list', '--json'])), JSON.parse(before.maps), 'the same map content');
-    assert.equal((await client.send(kept.conn!, 'agent back')).reply, 'ts-keep agent back');
+    assert.equal((await kept.exchange('agent back')).reply, 'ts-keep agent back');
+    await kept.close();
   });
 });

@@ -13,13 +13,13 @@ import type { EndpointJSON } from '../../pkg/api/index.js';
 import { findCgroup2Mount, removeCgroup } from '../../pkg/bpf/index.js';
 import { querySockLb } from '../../pkg/datapath/index.js';
 import { CLI_JS, type TestAgent, startAgent } from '../lib/agent.js';
-import { Pod } from './service-pods.js';
+import { PodProcess, tcp } from '../lib/pod-process.js';
 
 describe('socket load balancing in the agent', { timeout: 180_000 }, () => {
   const cgroup = path.join(findCgroup2Mount() ?? '/sys/fs/cgroup/unified', `cilia-test-ts-sock-${process.pid}`);
   let agent: TestAgent;
   const eps: Record<string, EndpointJSON> = {};
-  const pods: Record<string, Pod> = {};
+  const pods: Record<string, PodProcess> = {};
 
   async function cli(args: string[]): Promise<string> {
     const r = await agent.cli(args);
@@ -31,12 +31,12 @@ describe('socket load balancing in the agent', { timeout: 180_000 }, () => {
     agent = await startAgent('ts-sock', { datapath: { prefix: 'tsk', podCidr: '10.244.32.0/24' }, args: ['--enable-socket-lb=true', `--cgroup-root=${cgroup}`] });
     for (const name of ['ts-sclient', 'ts-sb1', 'ts-sb2']) {
       eps[name] = JSON.parse(await cli(['endpoint', 'create', '--name', name])) as EndpointJSON;
-      pods[name] = await Pod.start(eps[name].netns, { name, ...(name === 'ts-sclient' ? {} : { tcp: [8080] }) }, name === 'ts-sclient' ? { cgroup } : {});
+      pods[name] = await PodProcess.start(eps[name].netns, { name, ...(name === 'ts-sclient' ? { cgroup } : { tcp: [8080] }) });
     }
   });
 
   after(async () => {
-    for (const p of Object.values(pods)) p.stop();
+    for (const p of Object.values(pods)) await p.stop();
     await agent?.cleanup();
     // Removing the cgroup detaches the programs; wait until the killed client has left it.
     for (let i = 0; i < 50; i++) {
@@ -57,7 +57,7 @@ describe('socket load balancing in the agent', { timeout: 180_000 }, () => {
 
   test('a pod process in the cgroup reaches the VIP at connect(): spread over backends, no per-packet translation', { timeout: 60_000 }, async () => {
     await cli(['service', 'upsert', '--frontend', '10.96.33.10:80', '--backends', `${eps['ts-sb1'].ipv4}:8080,${eps['ts-sb2'].ipv4}:8080`]);
-    const got = await pods['ts-sclient'].hellos('10.96.33.10', 80, 20);
+    const got = await pods['ts-sclient'].whoAnswers(tcp('10.96.33.10', 80), 20);
     assert.deepEqual([...new Set(got)].sort(), ['ts-sb1', 'ts-sb2'], `answers: ${got.join(', ')}`);
     const ct = await cli(['bpf', 'ct', 'list', 'global']);
     assert.doesNotMatch(ct, /SERVICE .* -> 10\.96\.33\.10:80/, 'the packets already went to the backend: no per-packet service entry');
@@ -71,8 +71,8 @@ describe('socket load balancing in the agent', { timeout: 180_000 }, () => {
     monitor.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     try {
       for (let i = 0; i < 100 && !out.includes('Listening'); i++) await new Promise((r) => setTimeout(r, 50));
-      const r = await pods['ts-sclient'].hello('10.96.33.11', 80, 2000);
-      assert.deepEqual(r, { ok: false, error: 'ECONNREFUSED' });
+      const r = await pods['ts-sclient'].probe(tcp('10.96.33.11', 80), 2000);
+      assert.equal(r.outcome, 'refused', r.detail); // ECONNREFUSED
       for (let i = 0; i < 100 && !/Service backend not found/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(out, /drop \(Service backend not found\).*bpf_sock\.c.*-> 10\.96\.33\.11:80/);
     } finally {
@@ -83,11 +83,11 @@ describe('socket load balancing in the agent', { timeout: 180_000 }, () => {
   test('a restarted agent replaces its socket LB programs in place; services keep working', { timeout: 60_000 }, async () => {
     const before = querySockLb(cgroup).connect4.ours;
     assert.equal(await agent.stop('SIGTERM'), 0);
-    assert.equal((await pods['ts-sclient'].hello('10.96.33.10', 80)).ok, true, 'served while the agent is down');
+    assert.match((await pods['ts-sclient'].probe(tcp('10.96.33.10', 80))).server ?? '', /^ts-sb[12]$/, 'served while the agent is down');
     await agent.restart();
     const after = querySockLb(cgroup).connect4;
     assert.equal(after.ours.length, 1);
     assert.notDeepEqual(after.ours, before, 'a new program took the place of the old one');
-    assert.match((await pods['ts-sclient'].hello('10.96.33.10', 80)).reply ?? '', /^ts-sb[12]$/);
+    assert.match((await pods['ts-sclient'].probe(tcp('10.96.33.10', 80))).server ?? '', /^ts-sb[12]$/);
   });
 });
