@@ -34,10 +34,13 @@ export interface ProbeResult {
   readonly ms: number;
 }
 
-/** What the program in the netns serves: its name goes into every reply. */
+/** What the program in the netns serves. */
 export interface ServeSpec {
+  /** The pod's name, the first word of every reply its servers send: non-empty, without white space. */
   readonly name: string;
+  /** TCP ports to serve on 0.0.0.0 (default none). */
   readonly tcp?: readonly number[];
+  /** UDP ports to serve on 0.0.0.0 (default none). */
   readonly udp?: readonly number[];
 }
 

@@ -20,7 +20,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type ProbeResult, type ProbeTarget, READY_LINE, type Request, type Response, type ServeSpec } from './pod-process-protocol.js';
 
-export type { ProbeOutcome, ProbeResult, ProbeTarget } from './pod-process-protocol.js';
+export type { ProbeOutcome, ProbeResult, ProbeTarget, ServeSpec } from './pod-process-protocol.js';
 
 /** The default timeout of a client action: long enough for an allowed probe on a loaded 2-core machine, short for a dropped one. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 1500;
@@ -41,14 +41,8 @@ export function udp(host: string, port: number): ProbeTarget {
   return { proto: 'udp', host, port };
 }
 
-/** Options of PodProcess.start(). */
-export interface PodProcessOptions {
-  /** The pod's name, the first word of every reply its servers send: non-empty, without white space. */
-  readonly name: string;
-  /** TCP ports to serve on 0.0.0.0 (default none). */
-  readonly tcp?: readonly number[];
-  /** UDP ports to serve on 0.0.0.0 (default none). */
-  readonly udp?: readonly number[];
+/** Options of PodProcess.start(): what it serves (name, tcp, udp), and where it runs. */
+export interface PodProcessOptions extends ServeSpec {
   /**
    * A cgroup v2 directory the process joins before it enters the netns (inside `ip netns exec`
    * /sys/fs/cgroup is not visible), e.g. to be under the socket LB programs attached there. Default:
