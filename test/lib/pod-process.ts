@@ -71,7 +71,10 @@ export interface OpenConnection {
 /** A request without its id (Omit does not distribute over a union). */
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-/** A running pod process. Its client actions never throw for a network outcome unless they say so. */
+/**
+ * A running pod process. Its client actions resolve with the network outcome, never throw for one (but
+ * open(), which throws unless it connected); they reject if the process itself is gone.
+ */
 export class PodProcess {
   private nextId = 1;
   private readonly pending = new Map<number, (r: Response) => void>();
