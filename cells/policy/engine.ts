@@ -240,20 +240,6 @@ export class Engine implements PolicyEngine {
 
   /** One round: recompute dirty endpoints, write their rows, wait for the maps, record revisions. */
   async flush(signal: AbortSignal): Promise<void> {
-    // The waits below (reconciler.waitUntilReconciled) leave an abort listener on the signal they are
-    // given even after they resolve; a signal per round keeps them from piling up on the job's
-    // long-lived one (a leak, and Node's MaxListenersExceededWarning after ten rounds).
-    const round = new AbortController();
-    const onAbort = () => round.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await this.flushRound(round.signal);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private async flushRound(signal: AbortSignal): Promise<void> {
     const t0 = performance.now();
     const seq = ++this.flushStarted;
     const revision = this.repo.revision;

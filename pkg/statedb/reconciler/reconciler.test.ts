@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import { type Health, IHealth, IJobGroup, ILogger, type JobGroup, type Logger, invoke, module } from '../../hive/index.js';
 import { testHive } from '../../hive/hivetest/hivetest.js';
@@ -86,6 +87,18 @@ async function setup(opts: Partial<ReconcilerConfig<Route>> = {}, initializer = 
 }
 
 describe('reconciler', () => {
+  test('waits with a long-lived signal leave no abort listeners behind; an abort rejects a pending wait', async (t) => {
+    const s = await setup();
+    t.after(() => s.hive.stop());
+    const ac = new AbortController();
+    for (let i = 0; i < 20; i++) await s.rec.waitUntilReconciled(s.put(`10.${i}.0.0/16`, 'eth0'), ac.signal);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+    const pending = s.rec.waitUntilReconciled(Number.MAX_SAFE_INTEGER, ac.signal);
+    ac.abort(new Error('stopping'));
+    await assert.rejects(pending, /stopping/);
+    await assert.rejects(s.rec.waitUntilReconciled(Number.MAX_SAFE_INTEGER, ac.signal), /stopping/, 'an already aborted signal rejects at once');
+  });
+
   test('applies changes incrementally and records Done', async (t) => {
     const s = await setup();
     t.after(() => s.hive.stop());

@@ -342,17 +342,22 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
     waitUntilReconciled(rev, signal) {
       if (processedRev >= rev) return Promise.resolve({ revision: processedRev, retryLowWatermark: lowWatermark() });
       return new Promise((resolve, reject) => {
-        const w = { rev, resolve };
-        waiters.push(w);
-        signal?.addEventListener(
-          'abort',
-          () => {
-            const i = waiters.indexOf(w);
-            if (i >= 0) waiters.splice(i, 1);
-            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        const onAbort = (): void => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) waiters.splice(i, 1);
+          reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
+        };
+        // A long-lived signal (a job's) sees many waits: each removes its listener when it resolves.
+        const w = {
+          rev,
+          resolve: (r: { revision: Revision; retryLowWatermark: Revision }) => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve(r);
           },
-          { once: true },
-        );
+        };
+        waiters.push(w);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     },
     stats: () => ({ ...stats }),
