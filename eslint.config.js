@@ -12,7 +12,7 @@ const dynamicImport = (what) => ({
 });
 
 export default defineConfig(
-  { ignores: ["dist/**", "node_modules/**", "bpf/**", "examples/**/*.js"] },
+  { ignores: ["dist/**", "node_modules/**", "bpf/**", "examples/**/*.js", ".prof/**"] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   clang llvm libbpf-dev bpftool iproute2 iptables iperf3 jq gcc-multilib netcat-openbsd
+  # tools the tests run inside pod namespaces
+  iputils-ping curl python3 procps
   # podman as a real CNI client in the test suite (../shared/recipes/podman-cni.md)
   podman containernetworking-plugins conmon catatonit runc busybox-static uidmap
 )

@@ -83,6 +83,7 @@ export class ApplyService {
   constructor(
     handlers: readonly ApplyHandler[],
     private readonly store: ObjectStore,
+    private readonly log?: Logger,
   ) {
     for (const h of handlers) for (const k of h.kinds) {
       if (this.byKind.has(k)) throw new Error(`two apply handlers for kind ${k}`);
@@ -111,16 +112,24 @@ export class ApplyService {
 
   /** Validates everything, then applies it. Returns the stored keys and each handler's revision. */
   async apply(text: string, opts: { wait: boolean; namespace: string; only?: readonly string[]; dryRun?: boolean }, signal?: AbortSignal) {
+    const t = [performance.now()];
     const items = readManifest(text);
     if (!items.length) throw badRequest('the input holds no objects');
     const groups = this.group(items, opts.only);
+    t.push(performance.now());
     // Validation of every object happens before any change: bad input changes nothing.
     const prepared: PreparedChange[] = [...groups].map(([h, its]) => h.prepareApply(its, opts.namespace));
     const keys = prepared.flatMap((p) => p.objects.map((o) => o.key));
     if (opts.dryRun) return { objects: keys, revisions: [] as number[] };
+    t.push(performance.now());
     const revisions = prepared.map((p) => p.commit());
+    t.push(performance.now());
     this.store.upsert(prepared.flatMap((p) => p.objects));
+    t.push(performance.now());
     if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
+    t.push(performance.now());
+    const ms = t.slice(1).map((x, i) => Math.round(x - t[i]));
+    this.log?.debug('applied', { objects: items.length, readMs: ms[0], validateMs: ms[1], commitMs: ms[2], storeMs: ms[3], waitMs: ms[4] });
     return { objects: keys, revisions };
   }
 
@@ -192,8 +201,8 @@ export const ApplyCell = module(
     provides: IApplyService,
     deps: [IDB, IApplyHandlers, INamespaces, IEndpointManager, IEndpointManagerConfig, IPolicyEngine, IDaemonConfig, ILifecycle, ILogger, IHealth],
     factory: (db, handlers, namespaces, endpoints, epCfg, policy, daemon, lc: Lifecycle, log: Logger, health: Health) => {
-      const store = new ObjectStore(path.join(daemon.stateDir, 'objects.json'));
-      const svc = new ApplyService([namespaceHandler(db, namespaces, endpoints, policy, () => epCfg.clusterName), ...handlers], store);
+      const store = new ObjectStore(path.join(daemon.stateDir, 'objects.jsonl'));
+      const svc = new ApplyService([namespaceHandler(db, namespaces, endpoints, policy, () => epCfg.clusterName), ...handlers], store, log);
       const restored = policy.registerSource('local-object-store');
       lc.append({
         name: 'restore-objects',

@@ -17,7 +17,14 @@ class TcOrchestrator implements Orchestrator {
   constructor(
     private readonly loader: Loader,
     private readonly log: Logger,
-  ) {}
+    private readonly health: Health,
+  ) {
+    this.report();
+  }
+
+  private report(): void {
+    this.health.ok(`${this.devices.size} device(s) carry the endpoint programs`);
+  }
 
   attachEndpoint(ifindex: number, ifName: string): void {
     const d = this.loader.current();
@@ -26,11 +33,13 @@ class TcOrchestrator implements Orchestrator {
     // tcAttach always replaces atomically; skip the syscalls when the device already runs these programs.
     if (tcQuery({ ifindex, direction: 'ingress' }) !== from.id) tcAttach({ ifindex, direction: 'ingress', progFd: from.fd });
     if (tcQuery({ ifindex, direction: 'egress' }) !== to.id) tcAttach({ ifindex, direction: 'egress', progFd: to.fd });
+    const known = this.devices.has(ifindex);
     this.devices.set(ifindex, { ifName, from: from.id, to: to.id });
+    if (!known) this.report();
   }
 
   forgetEndpoint(ifindex: number): void {
-    this.devices.delete(ifindex);
+    if (this.devices.delete(ifindex)) this.report();
   }
 
   attached() {
@@ -61,12 +70,11 @@ export const OrchestratorCell = module(
     provides: IOrchestrator,
     deps: [ILoader, IJobGroup, ILogger, IHealth],
     factory: (loader, jobs: JobGroup, log: Logger, health: Health) => {
-      const o = new TcOrchestrator(loader, log);
+      const o = new TcOrchestrator(loader, log, health);
       jobs.add(
         observer('reattach-on-reload', loader.reloaded$, async () => {
           const n = o.reattachAll();
           log.info('programs replaced after reload', { devices: n });
-          health.ok(`${n} device(s) on the current programs`);
         }),
       );
       return o;

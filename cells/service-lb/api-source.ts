@@ -6,7 +6,7 @@ import {
   type LbAlgorithm, LbValidationError, type Service, type ServiceInput, parseFrontend, validateService,
 } from '../../pkg/lb/model/index.js';
 import type { DB, Revision, Table } from '../../pkg/statedb/index.js';
-import type { JsonLinesStore } from './journal.js';
+import type { JsonLinesStore } from '../../pkg/statefile/index.js';
 import type { ServiceManager } from './manager.js';
 import { frontendKey, serviceKey } from './tables.js';
 import type { LbService, ServiceUpsertRequest } from './types.js';

@@ -33,7 +33,7 @@ import { serviceRoutes } from './api.js';
 import { ApiServiceSource } from './api-source.js';
 import { serviceApplyHandler } from './apply.js';
 import { IdAllocator } from './ids.js';
-import { JsonLinesStore } from './journal.js';
+import { JsonLinesStore } from '../../pkg/statefile/index.js';
 import { K8sServiceSource } from './k8s-source.js';
 import { BpfLbMaps, type LbMaps } from './lbmaps.js';
 import { ServiceManager } from './manager.js';

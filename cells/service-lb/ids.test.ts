@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { IdAllocator, IdsExhaustedError } from './ids.js';
-import { JournalCorruptError, JsonLinesStore } from './journal.js';
+import { JournalCorruptError, JsonLinesStore } from '../../pkg/statefile/index.js';
 
 describe('JsonLinesStore', () => {
   let dir: string;

@@ -2,7 +2,7 @@
 // frontend `address:port/PROTO`). The BPF maps and connection-tracking entries hold these numbers, so
 // a restarted agent must hand out the same ones again: assignments are persisted (JsonLinesStore).
 
-import type { JsonLinesStore } from './journal.js';
+import type { JsonLinesStore } from '../../pkg/statefile/index.js';
 
 /** No free number is left in the allocator's range. */
 export class IdsExhaustedError extends Error {

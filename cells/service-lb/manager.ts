@@ -8,7 +8,7 @@ import { type Backend, type BackendState, type Service, backendIdentity } from '
 import type { DB, RWTable, Revision, WriteTxn } from '../../pkg/statedb/index.js';
 import { Status } from '../../pkg/statedb/reconciler/index.js';
 import type { IdAllocator } from './ids.js';
-import type { JsonLinesStore } from './journal.js';
+import type { JsonLinesStore } from '../../pkg/statefile/index.js';
 import { frontendKey, serviceKey } from './tables.js';
 import type { BackendSource, BackendStateCounts, LbBackend, LbService, LbServiceBackend, ServiceSource } from './types.js';
 

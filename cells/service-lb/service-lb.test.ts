@@ -12,7 +12,7 @@ import { ApiError } from '../../pkg/api/index.js';
 import { BackendState, SVC_F_AFFINITY, SVC_F_LOCAL, SVC_F_MAGLEV, SVC_F_SOURCE_RANGE } from '../../pkg/datapath/index.js';
 import type { Table } from '../../pkg/statedb/index.js';
 import { FakeLbMaps } from './fake.js';
-import { JsonLinesStore } from './journal.js';
+import { JsonLinesStore } from '../../pkg/statefile/index.js';
 import { TEST_NODE, type ServiceLbTestHive, applyAndWait, deleteAndWait, putEndpoints, serviceLbTestHive, testEndpoint } from './testhive.js';
 import type { LbBackend, LbService, ServiceJSON } from './types.js';
 

@@ -80,6 +80,9 @@ interface TableState<T> {
 
 type States = ReadonlyMap<string, TableState<unknown>>;
 
+/** A table state a write transaction owns and updates in place. */
+type Working<T> = { -readonly [K in keyof TableState<T>]: TableState<T>[K] } & { secondary: Map<string, PMap<Entry<T>>> };
+
 class ReadTxnImpl implements ReadTxn {
   readonly kind: 'read' | 'write' = 'read';
   constructor(public states: States) {}
@@ -90,6 +93,8 @@ class WriteTxnImpl extends ReadTxnImpl implements WriteTxn {
   owner: Owner = {};
   closed?: string;
   readonly deletes = new Map<TableImpl<unknown>, { rev: Revision; pk: Key; obj: unknown }[]>();
+  /** Table states this transaction created; it updates them in place (nobody else sees them before commit). */
+  readonly working = new WeakSet<object>();
   private mutable: Map<string, TableState<unknown>>;
 
   constructor(
@@ -232,6 +237,7 @@ class TableImpl<T> implements RWTable<T> {
   readonly name: string;
   readonly header: readonly string[];
   private readonly indexes: ReadonlyMap<string, Index<T, unknown>>;
+  private readonly secondaries: readonly Index<T, unknown>[];
   private readonly commits = new Subject<void>();
   private readonly graveyard: { rev: Revision; pk: Key; obj: T }[] = [];
   /** Deletions at or below this revision may have been dropped from the graveyard. */
@@ -246,6 +252,7 @@ class TableImpl<T> implements RWTable<T> {
     this.name = def.name;
     this.header = def.header ?? ['Key', 'Object'];
     this.indexes = new Map([def.primary, ...(def.secondary ?? [])].map((i) => [i.name, i]));
+    this.secondaries = def.secondary ?? [];
     this.retention = def.graveyardRetention ?? 1024;
   }
 
@@ -455,6 +462,20 @@ class TableImpl<T> implements RWTable<T> {
     return { w, st: this.state(w) };
   }
 
+  /**
+   * The transaction's own copy of this table's state, created on its first write and then updated in place:
+   * a bulk insert of N objects copies the state (and the secondary-index map) once, not N times. Safe
+   * because the copy is only published at commit, after which the transaction is closed.
+   */
+  private working(w: WriteTxnImpl): Working<T> {
+    const cur = this.state(w);
+    if (w.working.has(cur)) return cur as Working<T>;
+    const st: Working<T> = { revision: cur.revision, primary: cur.primary, secondary: new Map(cur.secondary), byRev: cur.byRev, initPending: cur.initPending };
+    w.working.add(st);
+    w.put(this.name, st);
+    return st;
+  }
+
   private pk(obj: T): Key {
     const ks = this.def.primary.fromObject(obj);
     if (ks.length !== 1) throw new Error(`table ${this.name}: primary index must yield exactly one key`);
@@ -462,33 +483,37 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   insert(txn: WriteTxn, obj: T): T | undefined {
-    const { w, st } = this.writable(txn);
+    const { w } = this.writable(txn);
     if (obj !== null && typeof obj === 'object') Object.freeze(obj);
     const pk = this.pk(obj);
+    const st = this.working(w);
     const old = st.primary.get(pk);
+    // Index keys and unique-index clashes first: a rejected insert must leave the state untouched.
+    const secondaryKeys: [Index<T, unknown>, readonly Key[], readonly Key[]][] = [];
+    for (const idx of this.secondaries) {
+      const keysNew = idx.fromObject(obj);
+      if (idx.unique) {
+        const m = st.secondary.get(idx.name);
+        for (const k of keysNew) {
+          const clash = m?.get(k);
+          if (clash && this.pk(clash.obj) !== pk) throw new Error(`table ${this.name}: unique index ${idx.name} already holds key ${JSON.stringify(k)}`);
+        }
+      }
+      secondaryKeys.push([idx, old ? idx.fromObject(old.obj) : [], keysNew]);
+    }
     const rev = st.revision + 1;
     const entry: Entry<T> = { obj, rev };
     const o = w.owner;
-    let byRev = st.byRev;
-    if (old) byRev = byRev.delete(keys.uint(old.rev), o);
-    byRev = byRev.set(keys.uint(rev), pk, o);
-    const secondary = new Map(st.secondary);
-    for (const idx of this.indexes.values()) {
-      if (idx === this.def.primary) continue;
-      let m = secondary.get(idx.name) ?? PMap.empty<Entry<T>>();
-      if (old) for (const k of idx.fromObject(old.obj)) m = m.delete(idx.unique ? k : k + NUL + pk, o);
-      for (const k of idx.fromObject(obj)) {
-        if (idx.unique) {
-          const clash = m.get(k);
-          if (clash && this.pk(clash.obj) !== pk) throw new Error(`table ${this.name}: unique index ${idx.name} already holds key ${JSON.stringify(k)}`);
-          m = m.set(k, entry, o);
-        } else {
-          m = m.set(k + NUL + pk, entry, o);
-        }
-      }
-      secondary.set(idx.name, m);
+    if (old) st.byRev = st.byRev.delete(keys.uint(old.rev), o);
+    st.byRev = st.byRev.set(keys.uint(rev), pk, o);
+    for (const [idx, keysOld, keysNew] of secondaryKeys) {
+      let m = st.secondary.get(idx.name) ?? PMap.empty<Entry<T>>();
+      for (const k of keysOld) m = m.delete(idx.unique ? k : k + NUL + pk, o);
+      for (const k of keysNew) m = m.set(idx.unique ? k : k + NUL + pk, entry, o);
+      st.secondary.set(idx.name, m);
     }
-    w.put(this.name, { ...st, revision: rev, primary: st.primary.set(pk, entry, o), secondary, byRev });
+    st.primary = st.primary.set(pk, entry, o);
+    st.revision = rev;
     return old?.obj;
   }
 
@@ -506,20 +531,21 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   delete(txn: WriteTxn, obj: T): T | undefined {
-    const { w, st } = this.writable(txn);
+    const { w } = this.writable(txn);
     const pk = this.pk(obj);
+    const st = this.working(w);
     const old = st.primary.get(pk);
     if (!old) return undefined;
     const rev = st.revision + 1;
     const o = w.owner;
-    const secondary = new Map(st.secondary);
-    for (const idx of this.indexes.values()) {
-      if (idx === this.def.primary) continue;
-      let m = secondary.get(idx.name) ?? PMap.empty<Entry<T>>();
+    for (const idx of this.secondaries) {
+      let m = st.secondary.get(idx.name) ?? PMap.empty<Entry<T>>();
       for (const k of idx.fromObject(old.obj)) m = m.delete(idx.unique ? k : k + NUL + pk, o);
-      secondary.set(idx.name, m);
+      st.secondary.set(idx.name, m);
     }
-    w.put(this.name, { ...st, revision: rev, primary: st.primary.delete(pk, o), secondary, byRev: st.byRev.delete(keys.uint(old.rev), o) });
+    st.primary = st.primary.delete(pk, o);
+    st.byRev = st.byRev.delete(keys.uint(old.rev), o);
+    st.revision = rev;
     const dels = w.deletes.get(this as TableImpl<unknown>) ?? [];
     dels.push({ rev, pk, obj: old.obj });
     w.deletes.set(this as TableImpl<unknown>, dels);
@@ -531,13 +557,13 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   registerInitializer(txn: WriteTxn, name: string): (txn: WriteTxn) => void {
-    const { w, st } = this.writable(txn);
-    w.put(this.name, { ...st, initPending: new Set([...st.initPending, name]) });
+    const st = this.working(this.writable(txn).w);
+    st.initPending = new Set([...st.initPending, name]);
     return (done: WriteTxn) => {
-      const { w: w2, st: st2 } = this.writable(done);
+      const st2 = this.working(this.writable(done).w);
       const pending = new Set(st2.initPending);
       pending.delete(name);
-      w2.put(this.name, { ...st2, initPending: pending });
+      st2.initPending = pending;
     };
   }
 

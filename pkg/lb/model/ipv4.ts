@@ -1,25 +1,36 @@
 // IPv4 address and CIDR text: strict parsing, formatting and containment, as used by the LB model.
 import { LbValidationError } from './errors.js';
 
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
 /**
  * Parses dotted-quad IPv4 text into its 32-bit value (unsigned, most significant octet first).
  * Strict: exactly four decimal octets 0..255, no leading zeros (`010` is ambiguous: octal in
  * inet_aton), no whitespace. Returns undefined when the text is not such an address.
  */
 export function parseIPv4(text: string): number | undefined {
-  if (typeof text !== 'string') return undefined;
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  if (typeof text !== 'string' || text.length < 7 || text.length > 15) return undefined;
+  // A hand-written scanner: this runs for every frontend and backend of a 10,000-service apply.
   let value = 0;
-  for (const part of parts) {
-    if (!OCTET.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return undefined; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return value;
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + octet;
 }
 
 /** Formats a 32-bit value (most significant octet first) as dotted-quad text. */
