@@ -260,7 +260,9 @@ int cil_from_container(struct __sk_buff *ctx)
 	/* 5. A local destination gets the receiver's ingress side here, then goes straight into
 	 * its netns: one veth crossing, no host stack (eBPF host routing). */
 	if (dst_ep) {
-		struct peer_identity src = { .id = ep->sec_id };
+		/* Left for the ipcache (on new connections only): it gives the sender's identity and
+		 * also the CIDR identity that fromCIDR/ipBlock rules over pod addresses match. */
+		struct peer_identity src = {};
 
 		ret = lxc_ingress(ctx, &p, dst_ep, &src, &ct);
 		if (ret < 0) {

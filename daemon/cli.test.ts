@@ -3,9 +3,15 @@ import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { REPO } from '../test/lib/agent.js';
 import { commands, runCli } from './cli.js';
+import { resourcePath } from './cli/command.js';
 import { cliReference } from './cli/doc.js';
 
 describe('cilia CLI', () => {
+  test('resource paths put the namespace query after the sub-resource', () => {
+    assert.equal(resourcePath('/v1/endpoint', 'web/1', 'prod', '/labels'), '/v1/endpoint/web%2F1/labels?namespace=prod');
+    assert.equal(resourcePath('/v1/service', 'db', undefined), '/v1/service/db');
+  });
+
   test('docs/cli.md is generated from the commands and up to date', () => {
     assert.equal(fs.readFileSync(`${REPO}/docs/cli.md`, 'utf8'), cliReference(commands), 'run: node dist/daemon/cli.js gen-docs > docs/cli.md');
   });

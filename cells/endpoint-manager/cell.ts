@@ -75,7 +75,7 @@ export const EndpointManagerCell = module(
         onStart: () => {
           const { restored, dropped } = mgr.restore((ep) => {
             const info = maps.maps.lxc.get(endpointKeyByIp(ep.ipv4));
-            return info && { ingressEnforced: (info.flags & EP_F_INGRESS_ENFORCED) !== 0, egressEnforced: (info.flags & EP_F_EGRESS_ENFORCED) !== 0, revision: info.policy_rev };
+            return info && { ingressEnforced: (info.flags & EP_F_INGRESS_ENFORCED) !== 0, egressEnforced: (info.flags & EP_F_EGRESS_ENFORCED) !== 0, revision: info.policy_rev, datapathRevision: info.policy_rev };
           });
           db.update([table], (txn) => markInitialized(txn));
           log.info('endpoints restored', { restored, dropped });

@@ -8,6 +8,7 @@ import { firstValueFrom } from 'rxjs';
 import { type EndpointCreateRequest, type NamedPortJSON, ApiError, badRequest, conflict, notFound } from '../../pkg/api/index.js';
 import type { Logger } from '../../pkg/hive/index.js';
 import { LabelSet, podIdentityLabels } from '../../pkg/labels/index.js';
+import { Netlink } from '../../pkg/netlink/index.js';
 import { createNetns, deleteNetns, netnsExists, netnsPath } from '../../pkg/netns/index.js';
 import { type DB, type RWTable, type Revision, keys } from '../../pkg/statedb/index.js';
 import { type Reconciler, Status } from '../../pkg/statedb/reconciler/index.js';
@@ -17,7 +18,7 @@ import type { Ipam } from '../ipam/types.js';
 import type { Namespaces } from '../namespaces/types.js';
 import { generatedContainerId, hostIfName, netnsNameFor, randomMac } from './naming.js';
 import { containerKey, podKey } from './table.js';
-import type { Endpoint, EndpointManager, EndpointManagerConfig, EndpointPolicyState, EndpointRef } from './types.js';
+import { type Endpoint, type EndpointManager, type EndpointManagerConfig, type EndpointPolicyState, type EndpointRef, datapathRevisionOf } from './types.js';
 import { checkLabels, validateCreate } from './validate.js';
 
 /** What is persisted per endpoint (<state-dir>/endpoints/<id>.json): everything but kernel-observed state. */
@@ -155,6 +156,7 @@ export class EndpointManagerImpl implements EndpointManager {
         createNetns(name);
         nsPath = netnsPath(name);
         ownsNetns = true;
+        loopbackUp(nsPath);
       }
       const containerId = v.containerId ?? generatedContainerId();
       const owner = `endpoint:${containerKey(containerId, v.ifName)}`;
@@ -268,13 +270,18 @@ export class EndpointManagerImpl implements EndpointManager {
     return this.waitReady(id, signal);
   }
 
-  setPolicyState(id: number, state: EndpointPolicyState): Revision {
+  setPolicyStates(states: ReadonlyMap<number, EndpointPolicyState>): Revision {
     return this.db.update([this.rw], (txn) => {
-      const ep = this.rw.get(txn, { index: 'id', key: keys.uint(id) });
-      if (!ep) return this.rw.revision(txn);
-      const p = ep.policy;
-      if (p && p.ingressEnforced === state.ingressEnforced && p.egressEnforced === state.egressEnforced && p.revision === state.revision) return this.rw.revision(txn);
-      this.rw.insert(txn, { ...ep, policy: state, status: Status.pending() });
+      for (const [id, state] of states) {
+        const ep = this.rw.get(txn, { index: 'id', key: keys.uint(id) });
+        if (!ep) continue;
+        const p = ep.policy;
+        const sameDatapath = p !== undefined && p.ingressEnforced === state.ingressEnforced && p.egressEnforced === state.egressEnforced && datapathRevisionOf(p) === datapathRevisionOf(state);
+        if (sameDatapath && p.revision === state.revision) continue;
+        // A new revision alone changes nothing the datapath holds: keep the status (no reconciliation),
+        // so a policy change costs work only on the endpoints whose entries changed.
+        this.rw.insert(txn, { ...ep, policy: state, status: sameDatapath ? ep.status : Status.pending() });
+      }
       return this.rw.revision(txn);
     });
   }
@@ -338,6 +345,20 @@ export class EndpointManagerImpl implements EndpointManager {
       restored++;
     }
     return { restored, dropped };
+  }
+}
+
+/**
+ * Brings up the loopback device of a pod netns the agent created itself. The agent stands in for the
+ * container runtime there, and a runtime's pod has its loopback up (CNI's loopback plugin): without
+ * it a pod cannot reach itself, not even on its own address (local routes go through `lo`).
+ */
+function loopbackUp(nsPath: string): void {
+  const nl = Netlink.open({ netns: nsPath });
+  try {
+    nl.setUp('lo');
+  } finally {
+    nl.close();
   }
 }
 

@@ -12,7 +12,7 @@ import type { ReadTxn, Revision } from '../../pkg/statedb/index.js';
 import type { OpContext, Operations } from '../../pkg/statedb/reconciler/index.js';
 import type { MapsAccess } from '../maps/types.js';
 import type { Orchestrator } from '../orchestrator/types.js';
-import type { Endpoint } from './types.js';
+import { type Endpoint, datapathRevisionOf } from './types.js';
 
 /** The lxc map value of an endpoint on device `ifindex`. */
 export function endpointInfo(ep: Endpoint, ifindex: number): EndpointInfo {
@@ -25,7 +25,7 @@ export function endpointInfo(ep: Endpoint, ifindex: number): EndpointInfo {
     ipv4: ep.ipv4,
     mac: ep.mac,
     node_mac: ep.hostMac,
-    policy_rev: policy.revision >>> 0,
+    policy_rev: datapathRevisionOf(policy) >>> 0,
   };
 }
 

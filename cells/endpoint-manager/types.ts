@@ -10,8 +10,15 @@ import type { Status } from '../../pkg/statedb/reconciler/index.js';
 export interface EndpointPolicyState {
   readonly ingressEnforced: boolean;
   readonly egressEnforced: boolean;
-  /** The policy repository revision the endpoint's map entries were computed at. */
+  /** The policy repository revision the endpoint enforces (its entries are up to date with it). */
   readonly revision: number;
+  /**
+   * The lxc map's `policy_rev`: changes whenever the endpoint's entries or enforcement change (for any
+   * reason, also a peer's new identity), never otherwise. Conntrack entries validated against another
+   * value are checked against the policy again. A change of `revision` alone needs no datapath work.
+   * Absent: equal to `revision`.
+   */
+  readonly datapathRevision?: number;
 }
 
 /** Desired state of one endpoint (the `endpoints` table). Immutable: copy to change. */
@@ -64,14 +71,23 @@ export interface EndpointManager {
   get(ref: EndpointRef): Endpoint | undefined;
   /** Every endpoint, by id. */
   list(): Endpoint[];
-  /** Sets the policy state (policy cell only). Returns the table revision of the write. */
-  setPolicyState(id: number, state: EndpointPolicyState): Revision;
+  /**
+   * Sets the policy state of several endpoints in one write (policy cell only); unknown ids are skipped.
+   * Only a change of enforcement or `datapathRevision` makes an endpoint's datapath pending. Returns the
+   * table revision of the write.
+   */
+  setPolicyStates(states: ReadonlyMap<number, EndpointPolicyState>): Revision;
   /** The host-side veth's ifindex as observed by the datapath reconciler. */
   hostIfindex(id: number): number | undefined;
   /** Resolves once the endpoint's datapath reflects its current desired state (or rejects with its error). */
   waitReady(id: number, signal?: AbortSignal): Promise<Endpoint>;
 }
 export const IEndpointManager = token<EndpointManager>('EndpointManager');
+
+/** The lxc map `policy_rev` of a policy state. */
+export function datapathRevisionOf(p: EndpointPolicyState): number {
+  return p.datapathRevision ?? p.revision;
+}
 
 /** Configuration of the endpoint manager. */
 export interface EndpointManagerConfig {

@@ -58,6 +58,8 @@ class IpcacheImpl implements Ipcache {
 
   /** Sets or clears one source of a prefix and rewrites its entry. */
   setSource(prefix: string, source: keyof Sources, identity: number | undefined): number {
+    // Most endpoint changes (policy revision, status) leave the address and identity as they were.
+    if (this.sources.get(prefix)?.[source] === identity) return this.rw.revision(this.db.readTxn());
     const s = { ...(this.sources.get(prefix) ?? {}) };
     if (identity === undefined) delete s[source];
     else s[source] = identity;

@@ -23,7 +23,7 @@ import {
 } from '../../pkg/policy/index.js';
 import { type DB, type RWTable, keys } from '../../pkg/statedb/index.js';
 import { type Reconciler, Status } from '../../pkg/statedb/reconciler/index.js';
-import type { Endpoint, EndpointManager } from '../endpoint-manager/types.js';
+import { type Endpoint, type EndpointManager, type EndpointPolicyState, datapathRevisionOf } from '../endpoint-manager/types.js';
 import type { Identity, IdentityAllocator } from '../identity/types.js';
 import type { Ipcache } from '../ipcache/types.js';
 import { type PolicyRow, rowKey } from './table.js';
@@ -74,6 +74,11 @@ export class Engine implements PolicyEngine {
   private initDone = false;
   private flushStarted = 0;
   private readonly idleWaiters: { after: number; resolve: () => void }[] = [];
+  /**
+   * The last `datapathRevision` handed out: a flush that changes an endpoint's entries gives it a new,
+   * larger one (restored endpoints raise it to theirs, so a value is never reused).
+   */
+  private datapathGeneration = 0;
   readonly trigger = new Trigger();
   reconciler?: Reconciler;
 
@@ -106,6 +111,7 @@ export class Engine implements PolicyEngine {
 
   /** An endpoint appeared, changed or went away (from the endpoints table). */
   onEndpoint(ep: Endpoint, deleted: boolean): void {
+    if (ep.policy) this.datapathGeneration = Math.max(this.datapathGeneration, datapathRevisionOf(ep.policy));
     const st = this.endpoints.get(ep.id);
     if (deleted) {
       if (st) {
@@ -234,6 +240,20 @@ export class Engine implements PolicyEngine {
 
   /** One round: recompute dirty endpoints, write their rows, wait for the maps, record revisions. */
   async flush(signal: AbortSignal): Promise<void> {
+    // The waits below (reconciler.waitUntilReconciled) leave an abort listener on the signal they are
+    // given even after they resolve; a signal per round keeps them from piling up on the job's
+    // long-lived one (a leak, and Node's MaxListenersExceededWarning after ten rounds).
+    const round = new AbortController();
+    const onAbort = () => round.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.flushRound(round.signal);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async flushRound(signal: AbortSignal): Promise<void> {
     const t0 = performance.now();
     const seq = ++this.flushStarted;
     const revision = this.repo.revision;
@@ -273,6 +293,7 @@ export class Engine implements PolicyEngine {
     // Write only the difference, per endpoint.
     let inserted = 0;
     let deleted = 0;
+    const entriesChanged = new Set<number>();
     const rowsRev = this.db.update([this.rows], (txn) => {
       for (const id of removed) {
         for (const row of this.rows.list(txn, { index: 'endpoint', key: keys.uint(id) })) {
@@ -290,10 +311,12 @@ export class Engine implements PolicyEngine {
           if (cur && cur.deny === e.deny && cur.derivedFrom.join() === derivedFrom.join()) continue;
           this.rows.insert(txn, { key, endpointId: id, identity: e.identity, egress: e.direction === 'egress', protocol: e.protocol, port: e.port, portPrefixLen: e.portPrefixLen, deny: e.deny, derivedFrom, status: Status.pending() });
           inserted++;
+          if (!cur || cur.deny !== e.deny) entriesChanged.add(id);
         }
         for (const stale of current.values()) {
           this.rows.delete(txn, stale);
           deleted++;
+          entriesChanged.add(id);
         }
       }
       return this.rows.revision(txn);
@@ -301,16 +324,28 @@ export class Engine implements PolicyEngine {
     // The datapath must hold the rows (and the CIDR identities) before endpoints claim the revision.
     await this.reconciler?.waitUntilReconciled(rowsRev, signal);
     await this.ipcache.waitSynced(ipcRev, signal);
+    // Every endpoint records the new revision, but only those whose entries or enforcement changed get
+    // a new datapathRevision (lxc policy_rev: their conntrack entries are checked again) and datapath
+    // work; for the others the new revision is bookkeeping. A policy change thus costs work in
+    // proportion to the endpoints it affects, not to all endpoints (Cilium skips regeneration alike).
     const touched = this.bumpAll ? [...eps.keys()] : dirty;
     this.bumpAll = false;
-    const waits: Promise<unknown>[] = [];
+    const states = new Map<number, EndpointPolicyState>();
+    const regenerated: number[] = [];
+    let generation: number | undefined;
     for (const id of touched) {
       const st = this.endpoints.get(id);
-      if (!st || !eps.has(id)) continue;
-      this.mgr.setPolicyState(id, { ingressEnforced: st.ingressEnforced, egressEnforced: st.egressEnforced, revision });
-      waits.push(this.mgr.waitReady(id, signal).catch((err: unknown) => this.log.warn('endpoint did not take its new policy', { endpoint: id, error: err })));
+      const cur = eps.get(id)?.policy;
+      if (!st) continue;
+      const changed = !cur || entriesChanged.has(id) || cur.ingressEnforced !== st.ingressEnforced || cur.egressEnforced !== st.egressEnforced;
+      if (changed) {
+        generation ??= ++this.datapathGeneration;
+        regenerated.push(id);
+      }
+      states.set(id, { ingressEnforced: st.ingressEnforced, egressEnforced: st.egressEnforced, revision, datapathRevision: changed ? generation! : datapathRevisionOf(cur) });
     }
-    await Promise.all(waits);
+    if (states.size) this.mgr.setPolicyStates(states);
+    await Promise.all(regenerated.map((id) => this.mgr.waitReady(id, signal).catch((err: unknown) => this.log.warn('endpoint did not take its new policy', { endpoint: id, error: err }))));
     this.enforced = Math.max(this.enforced, revision);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       if (this.waiters[i].rev <= this.enforced) {
@@ -333,7 +368,7 @@ export class Engine implements PolicyEngine {
       this.trigger.trigger(); // more work arrived meanwhile
     }
     const ms = performance.now() - t0;
-    if (dirty.length || removed.length) this.log.debug('policy recomputed', { revision, endpoints: dirty.length, removed: removed.length, inserted, deleted, ms: Math.round(ms) });
+    if (dirty.length || removed.length) this.log.debug('policy recomputed', { revision, endpoints: dirty.length, regenerated: regenerated.length, removed: removed.length, inserted, deleted, ms: Math.round(ms) });
     this.health.ok(`revision ${revision} enforced on ${eps.size} endpoint(s)`);
   }
 }

@@ -67,10 +67,12 @@ class FakeEndpoints implements EndpointManager {
   get(ref: EndpointRef) {
     return 'id' in ref ? this.rw.get(this.db.readTxn(), { index: 'id', key: keys.uint(ref.id) }) : undefined;
   }
-  setPolicyState(id: number, state: EndpointPolicyState): number {
+  setPolicyStates(states: ReadonlyMap<number, EndpointPolicyState>): number {
     return this.db.update([this.rw], (t) => {
-      const ep = this.rw.get(t, { index: 'id', key: keys.uint(id) })!;
-      this.rw.insert(t, { ...ep, policy: state, status: Status.done() });
+      for (const [id, state] of states) {
+        const ep = this.rw.get(t, { index: 'id', key: keys.uint(id) })!;
+        this.rw.insert(t, { ...ep, policy: state, status: Status.done() });
+      }
       return this.rw.revision(t);
     });
   }
@@ -166,9 +168,10 @@ describe('policy cell', () => {
     await s.engine().waitEnforced(rev);
     // app1 (endpoint 1) allows app2 (identity 258) on 80/TCP, and the host (identity 1) on anything.
     assert.deepEqual(s.map.describe(), ['1/1/I/0/0', '1/258/I/6/80']);
-    const ep1 = eps.get({ id: 1 })!;
-    assert.deepEqual(ep1.policy, { ingressEnforced: true, egressEnforced: false, revision: rev });
-    assert.deepEqual(eps.get({ id: 2 })!.policy, { ingressEnforced: false, egressEnforced: false, revision: rev });
+    const { datapathRevision: dp1, ...p1 } = eps.get({ id: 1 })!.policy!;
+    assert.deepEqual(p1, { ingressEnforced: true, egressEnforced: false, revision: rev });
+    const { datapathRevision: dp2, ...p2 } = eps.get({ id: 2 })!.policy!;
+    assert.deepEqual(p2, { ingressEnforced: false, egressEnforced: false, revision: rev });
 
     // A rule for app3 only: app1's entries are not written again.
     const putsBefore = s.map.puts;
@@ -176,11 +179,21 @@ describe('policy cell', () => {
     await s.engine().waitEnforced(s.engine().upsert(other));
     assert.deepEqual(s.map.describe(), ['1/1/I/0/0', '1/258/I/6/80', '3/2/E/0/0']);
     assert.equal(s.map.puts - putsBefore, 1, 'only the new entry was written');
+    // Every endpoint enforces the new revision; only app3's datapath changed (lxc policy_rev).
+    const after = (id: number) => eps.get({ id })!.policy!;
+    assert.deepEqual([after(1).revision, after(2).revision, after(3).revision], [s.engine().revision(), s.engine().revision(), s.engine().revision()]);
+    assert.equal(after(1).datapathRevision, dp1);
+    assert.equal(after(2).datapathRevision, dp2);
+    assert.ok(after(3).datapathRevision! > Math.max(dp1!, dp2!), 'app3 got a new datapath revision');
 
-    // A new identity that the rule's selector matches: app1's entries gain it, incrementally.
+
+    // A new identity that the rule's selector matches: app1's entries gain it, incrementally. There is
+    // no new repository revision, but app1's datapath revision moves (its connections are checked again).
     s.ids().put(300, podIdentityLabels({ namespace: 'default', labels: { id: 'app2', extra: 'yes' } }));
     for (let i = 0; i < 200 && !s.map.describe().includes('1/300/I/6/80'); i++) await s.engine().waitIdle();
     assert.ok(s.map.describe().includes('1/300/I/6/80'), s.map.describe().join(' '));
+    await s.engine().waitIdle();
+    assert.ok(after(1).datapathRevision! > dp1!, 'app1 got a new datapath revision for the new identity');
 
     // Deleting the classic rule removes app1's entries and its enforcement.
     await s.engine().waitEnforced(s.engine().delete([{ kind: 'CiliumRules', namespace: '', name: classic[0].name }]));

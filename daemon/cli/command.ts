@@ -92,3 +92,10 @@ export function table(header: readonly string[], rows: readonly (readonly string
 export function json(v: unknown): string {
   return JSON.stringify(v, null, 2) + '\n';
 }
+
+/** The API path of a named resource: `${collection}/${ref}${suffix}`, then `?namespace=NS` when a
+ * namespace option was given (the query goes after the suffix, e.g. `/v1/endpoint/web/labels?namespace=x`). */
+export function resourcePath(collection: string, ref: string, namespace: unknown, suffix = ''): string {
+  const ns = typeof namespace === 'string' ? `?namespace=${encodeURIComponent(namespace)}` : '';
+  return `${collection}/${encodeURIComponent(ref)}${suffix}${ns}`;
+}

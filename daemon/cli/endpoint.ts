@@ -1,7 +1,7 @@
 // `cilia endpoint …` and `cilia identity …`.
 
 import type { EndpointJSON } from '../../pkg/api/index.js';
-import { type Command, UsageError, json, table } from './command.js';
+import { type Command, UsageError, json, resourcePath, table } from './command.js';
 import { list, parseLabelList } from './files.js';
 
 interface IdentityJSON {
@@ -9,11 +9,6 @@ interface IdentityJSON {
   labels: string[];
   kind: string;
   refs: number;
-}
-
-function refPath(ref: string, namespace: unknown): string {
-  const ns = typeof namespace === 'string' ? `?namespace=${encodeURIComponent(namespace)}` : '';
-  return `${encodeURIComponent(ref)}${ns}`;
 }
 
 function enforcement(e: EndpointJSON): [string, string] {
@@ -72,7 +67,7 @@ export const endpointCommands: Command[] = [
     maxArgs: 1,
     options: { namespace: { type: 'string', description: 'namespace of NAME (default "default")' }, json: { type: 'boolean', description: 'print JSON (the default)' } },
     async run({ client, args, opts, out }) {
-      out(json(await client.get<EndpointJSON>(`/v1/endpoint/${refPath(args[0], opts.namespace)}`)));
+      out(json(await client.get<EndpointJSON>(resourcePath('/v1/endpoint', args[0], opts.namespace))));
     },
   },
   {
@@ -83,7 +78,7 @@ export const endpointCommands: Command[] = [
     maxArgs: 1,
     options: { namespace: { type: 'string', description: 'namespace of NAME (default "default")' } },
     async run({ client, args, opts, out }) {
-      await client.delete(`/v1/endpoint/${refPath(args[0], opts.namespace)}`);
+      await client.delete(resourcePath('/v1/endpoint', args[0], opts.namespace));
       out(`endpoint ${args[0]} deleted\n`);
     },
   },
@@ -103,7 +98,7 @@ export const endpointCommands: Command[] = [
       const add = parseLabelList(list(opts.add));
       const del = list(opts.delete);
       if (!Object.keys(add).length && !del.length) throw new UsageError('nothing to do: pass --add k=v and/or --delete k');
-      const ep = await client.patch<EndpointJSON>(`/v1/endpoint/${refPath(args[0], opts.namespace)}/labels`, { add, delete: del });
+      const ep = await client.patch<EndpointJSON>(resourcePath('/v1/endpoint', args[0], opts.namespace, '/labels'), { add, delete: del });
       if (opts.json) return out(json(ep));
       out(`endpoint ${ep.id}: labels ${Object.entries(ep.labels).map(([k, v]) => `${k}=${v}`).join(',') || '(none)'}, identity ${ep.identity}\n`);
     },

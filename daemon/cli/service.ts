@@ -6,7 +6,7 @@ import {
   LbValidationError, type BackendInput, type FrontendInput, type SessionAffinity, parseBackendList, parseFrontend, parseSessionAffinity,
 } from '../../pkg/lb/model/index.js';
 import type { BpfLbJSON, BpfMaglevJSON, ServiceJSON, ServiceUpsertRequest } from '../../cells/service-lb/types.js';
-import { type Command, UsageError, json, table } from './command.js';
+import { type Command, UsageError, json, resourcePath, table } from './command.js';
 import { list } from './files.js';
 
 const NO_BACKENDS = 'a service without backends drops new connections ("Service backend not found")';
@@ -19,11 +19,6 @@ function parsed<T>(fn: () => T): T {
     if (err instanceof LbValidationError) throw new UsageError(err.message);
     throw err;
   }
-}
-
-function refPath(ref: string, namespace: unknown): string {
-  const ns = typeof namespace === 'string' ? `?namespace=${encodeURIComponent(namespace)}` : '';
-  return `${encodeURIComponent(ref)}${ns}`;
 }
 
 function backendText(b: { id: number; address: string; port: number; protocol: string; state: string; weight?: number }): string {
@@ -103,7 +98,7 @@ export const serviceCommands: Command[] = [
     maxArgs: 1,
     options: { namespace: { type: 'string', description: 'namespace of a NAME (default "default")' } },
     async run({ client, args, opts, out }) {
-      const r = await client.delete<{ deleted: string }>(`/v1/service/${refPath(args[0], opts.namespace)}`);
+      const r = await client.delete<{ deleted: string }>(resourcePath('/v1/service', args[0], opts.namespace));
       out(`Deleted service ${r.deleted}\n`);
     },
   },
@@ -136,7 +131,7 @@ export const serviceCommands: Command[] = [
     maxArgs: 1,
     options: { namespace: { type: 'string', description: 'namespace of a service NAME (default "default")' }, json: { type: 'boolean', description: 'print JSON, with the whole table' } },
     async run({ client, args, opts, out }) {
-      const r = await client.get<BpfMaglevJSON>(`/v1/bpf/lb/maglev/${refPath(args[0], opts.namespace)}`);
+      const r = await client.get<BpfMaglevJSON>(resourcePath('/v1/bpf/lb/maglev', args[0], opts.namespace));
       if (opts.json) return out(json(r));
       const lb = await client.get<BpfLbJSON>('/v1/bpf/lb');
       const backends = new Map(lb.backends.map((b) => [String(b.id), b]));

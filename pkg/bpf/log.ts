@@ -69,14 +69,20 @@ export function installLibbpfPrinter(
   setPrint(callback);
 }
 
-/** vsnprintf(fmt, ap) into a JS string. `ap` (a va_list) can be consumed once, so size it on a copy. */
+/** Reused for every message and grown to the longest one seen (up to 64 KiB), so formatting is
+ * usually one vsnprintf call. */
+let scratch = Buffer.alloc(256);
+
+/** vsnprintf(fmt, ap) into a JS string. `ap` (a va_list) can be consumed once, so format from a copy first. */
 function formatVa(vsnprintf: (buf: CMem, size: number, fmt: CPtr, ap: CMem) => number, fmt: CPtr, ap: CPtr): string {
   // On x86-64 a va_list is a pointer to a 24-byte __va_list_tag; copying those bytes is va_copy.
-  // Buffer.from(view) would alias, and the sizing pass would then consume the real va_list.
+  // Buffer.from(view) would alias, and the first pass would then consume the real va_list.
   const apCopy = Buffer.from(new Uint8Array(koffi.view(ap, 24)));
-  const n = vsnprintf(null, 0, fmt, apCopy);
+  const n = vsnprintf(scratch, scratch.length, fmt, apCopy);
   if (n <= 0) return '';
+  if (n < scratch.length) return scratch.toString('utf8', 0, n);
   const out = Buffer.alloc(n + 1);
   vsnprintf(out, out.length, fmt, ap);
+  if (out.length <= 65536) scratch = out;
   return out.toString('utf8', 0, n);
 }
