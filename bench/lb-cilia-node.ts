@@ -1,115 +1,23 @@
-// The Cilia side of the load-balancing benchmark: a real cilia-agent (dist/daemon/agent.js, isolated
-// like test/lib/agent.ts's but logging at info as a user's agent does) with socket LB attached to a
-// cgroup of our own and per-packet LB on, one client endpoint and backend endpoints running the
-// one-byte server, and the timed API calls that program services.
+// The Cilia side of the load-balancing benchmark: a real cilia-agent (bench/lib/agent.ts: isolated like
+// test/lib/agent.ts's, logging at info as a user's agent does) with socket LB attached to a cgroup of
+// our own and per-packet LB on, one client endpoint and backend endpoints running the one-byte
+// server, and the timed API calls that program services.
 // A client process inside the cgroup is load-balanced at connect() (socket LB: what pods get by
 // default, since the default --cgroup-root is the whole hierarchy); the same client outside it is
 // load-balanced per packet in cil_from_container.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ApiClient, type EndpointJSON } from '../pkg/api/index.js';
+import type { EndpointJSON } from '../pkg/api/index.js';
 import { createCgroup, findCgroup2Mount, removeCgroup } from '../pkg/bpf/index.js';
 import type { ServiceUpsertRequest } from '../cells/service-lb/types.js';
-import { AGENT_JS, removeLinks, removeNetns } from '../test/lib/agent.js';
+import { type BenchAgent, startBenchAgent } from './lib/agent.js';
 import { startServer } from './lb-connect.js';
 import { BENCH_NAMESPACE, TARGET_PORT } from './lb-manifest.js';
 
-/** Link and netns prefix of everything this side makes. */
-const PREFIX = 'bl';
-
-/** A running agent process. */
-export interface LbAgent {
-  readonly dir: string;
-  readonly proc: ChildProcess;
-  readonly client: ApiClient;
-  /** Its JSON log so far (kept in `<dir>/agent.log`). */
-  logs(): string;
-  /** Stops it; removes its endpoints' netns, the `bl` links, its directory and bpffs root. */
-  cleanup(): Promise<void>;
-}
-
-async function waitReady(agent: LbAgent, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (agent.proc.exitCode !== null) throw new Error(`agent exited with ${agent.proc.exitCode} before it was ready:\n${agent.logs()}`);
-    try {
-      await agent.client.get('/v1/healthz');
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`agent not ready after ${timeoutMs} ms:\n${agent.logs()}`);
-}
-
-/**
- * Starts cilia-agent with its own socket, state dir, bpffs root (`/sys/fs/bpf/cilia-bench-bl-*`),
- * host device `blh`/`bln`, veth prefix `bl` and pod CIDR, at log level info, plus `args`.
- * @throws Error (after cleaning up) if its API does not answer within 30 s.
- */
-async function startLbAgent(podCidr: string, args: readonly string[]): Promise<LbAgent> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cilia-bench-${PREFIX}-`));
-  const socket = path.join(dir, 'cilia.sock');
-  const bpfRoot = `/sys/fs/bpf/cilia-bench-${path.basename(dir)}`;
-  const logFile = path.join(dir, 'agent.log');
-  const log = fs.openSync(logFile, 'a');
-  const proc = spawn(
-    process.execPath,
-    [
-      AGENT_JS,
-      `--api-socket=${socket}`,
-      `--state-dir=${path.join(dir, 'state')}`,
-      `--bpf-root=${bpfRoot}`,
-      '--log-level=info',
-      `--pod-cidr=${podCidr}`,
-      `--host-device=${PREFIX}h`,
-      `--host-device-peer=${PREFIX}n`,
-      `--endpoint-ifname-prefix=${PREFIX}`,
-      ...args,
-    ],
-    { stdio: ['ignore', log, log] },
-  );
-  fs.closeSync(log);
-  const agent: LbAgent = {
-    dir,
-    proc,
-    client: new ApiClient(socket, 600_000),
-    logs: () => fs.readFileSync(logFile, 'utf8'),
-    async cleanup() {
-      const netns = new Set<string>();
-      try {
-        for (const e of await agent.client.get<EndpointJSON[]>('/v1/endpoint')) netns.add(e.netnsPath);
-      } catch {
-        /* not running */
-      }
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await exited;
-      }
-      for (const ns of netns) removeNetns(ns);
-      removeLinks(PREFIX);
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.rmSync(bpfRoot, { recursive: true, force: true });
-    },
-  };
-  try {
-    await waitReady(agent, 30_000);
-  } catch (err) {
-    await agent.cleanup();
-    throw err;
-  }
-  return agent;
-}
-
 /** The running agent with its endpoints. */
 export interface CiliaNode {
-  readonly agent: LbAgent;
-  /** The agent's process id. */
-  readonly agentPid: number;
+  readonly agent: BenchAgent;
   /** The cgroup socket LB is attached to. */
   readonly cgroup: string;
   readonly client: EndpointJSON;
@@ -149,7 +57,7 @@ export async function startCiliaNode(podCidr: string, backendCount: number): Pro
   const cgroup = path.join(mount, `cilia-bench-bl-${process.pid}`);
   createCgroup(cgroup);
   const servers: ChildProcess[] = [];
-  let agent: LbAgent | undefined;
+  let agent: BenchAgent | undefined;
   const cleanup = async (): Promise<void> => {
     for (const s of servers) s.kill('SIGKILL');
     await agent?.cleanup();
@@ -164,7 +72,7 @@ export async function startCiliaNode(podCidr: string, backendCount: number): Pro
     }
   };
   try {
-    agent = await startLbAgent(podCidr, ['--enable-socket-lb=true', `--cgroup-root=${cgroup}`, '--enable-packet-lb=true']);
+    agent = await startBenchAgent('bl', podCidr, { prefix: 'bl', args: ['--enable-socket-lb=true', `--cgroup-root=${cgroup}`, '--enable-packet-lb=true'] });
     const a = agent;
     const create = (name: string): Promise<EndpointJSON> => a.client.put<EndpointJSON>('/v1/endpoint', { name, namespace: BENCH_NAMESPACE });
     const client = await create('client');
@@ -173,7 +81,6 @@ export async function startCiliaNode(podCidr: string, backendCount: number): Pro
     for (const [i, b] of backends.entries()) servers.push(await startServer({ netns: b.netns }, TARGET_PORT, String(i + 1)));
     return {
       agent: a,
-      agentPid: a.proc.pid!,
       cgroup,
       client,
       backends,

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { REPO } from '../test/lib/agent.js';
-import { quantile } from './lb-report.js';
+import { percentile } from './lib/stats.js';
 
 const SCRIPT = path.join(REPO, 'bench', 'lib', 'lb_connect.py');
 
@@ -89,10 +89,10 @@ export function measureConnect(where: Placement, host: string, port: number, cou
         count,
         errors: out.errors,
         ...(out.firstError ? { firstError: out.firstError } : {}),
-        p50Us: quantile(us, 0.5),
-        p99Us: quantile(us, 0.99),
+        p50Us: percentile(us, 50),
+        p99Us: percentile(us, 99),
         perSecond: count / (out.elapsedNs / 1e9),
-        loopP50Us: quantile(out.loopNs, 0.5) / 1000,
+        loopP50Us: percentile(out.loopNs, 50) / 1000,
         answers: out.answers,
       });
     });

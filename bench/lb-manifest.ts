@@ -14,22 +14,21 @@ export const SERVICE_PORT = 80;
 /** The port the backends listen on (targetPort). */
 export const TARGET_PORT = 8080;
 
-/** First VIP: 10.96.104.1. The range may grow past 10.96.252.0/22 only beyond ~37,000 VIPs. */
-const FIRST_VIP = (10 << 24) | (96 << 16) | (104 << 8) | 1;
+/** The /24s of 10.96.0.0/16 the VIPs come from: 10.96.104.0 up, without apply-scale's 10.96.120.0/22. */
+const FIRST_NET = 104;
+const SKIPPED_NETS = { from: 120, to: 123 };
+const LAST_NET = 251; // 10.96.252.0/22 belongs to pkg/datapath's tests
 
 /**
- * The i-th service VIP (0-based): consecutive addresses from 10.96.104.1 that skip x.x.x.0 and
- * x.x.x.255, 254 per /24, so 10,000 services end in 10.96.143.x, clear of 10.96.30–39.0/24 and
- * 10.96.252.0/22 (test/lib/ranges.md).
- * @throws RangeError when the address would reach 10.96.252.0.
+ * The i-th service VIP (0-based): consecutive addresses 10.96.<net>.1–254 (no .0 or .255, 254 per /24)
+ * from 10.96.104.1, skipping 10.96.120.0/22, so 10,000 services end in 10.96.147.x (test/lib/ranges.md).
+ * @throws RangeError past 10.96.251.254 (about 35,000 VIPs).
  */
 export function vipOf(i: number): string {
-  const base = FIRST_VIP - 1; // .0 of the first /24
-  const net = Math.floor(i / 254);
-  const value = base + net * 256 + 1 + (i % 254);
-  const [a, b, c, d] = [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255];
-  if (b !== 96 || c >= 252) throw new RangeError(`service index ${i} is outside the benchmark's VIP range`);
-  return `${a}.${b}.${c}.${d}`;
+  let net = FIRST_NET + Math.floor(i / 254);
+  if (net >= SKIPPED_NETS.from) net += SKIPPED_NETS.to - SKIPPED_NETS.from + 1;
+  if (net > LAST_NET) throw new RangeError(`service index ${i} is outside the benchmark's VIP range`);
+  return `10.96.${net}.${1 + (i % 254)}`;
 }
 
 /** Name of the i-th service: `svc-00000`, …; extras added later use their own prefix. */

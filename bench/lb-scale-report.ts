@@ -3,7 +3,8 @@
 
 import type { KubeProxyOptions } from '../pkg/lb/iptables/index.js';
 import type { ConnectResult } from './lb-connect.js';
-import { type MachineFacts, median, printTable, round, spread } from './lb-report.js';
+import { type MachineInfo, printTable, round } from './lib/report.js';
+import { median } from './lib/stats.js';
 
 // The issue's goals.
 /** Full restore / Cilia apply, at 10,000 services. */
@@ -76,6 +77,13 @@ export interface SizeResult {
   readonly connect: ConnectSample[];
 }
 
+/** "min–max" of `values` with `digits` decimals, or the one value. */
+function spread(values: readonly number[], digits: number): string {
+  const lo = Math.min(...values).toFixed(digits);
+  const hi = Math.max(...values).toFixed(digits);
+  return lo === hi ? lo : `${lo}–${hi}`;
+}
+
 /** The median and (min–max) of the defined values, or '-'. */
 function ms(values: readonly (number | undefined)[], digits = 0): string {
   const v = values.filter((x): x is number => x !== undefined);
@@ -115,6 +123,8 @@ export function connectStats(samples: readonly ConnectSample[], p: Path, t: Targ
 
 /** How the run was made, for the table headers and the JSON. */
 export interface RunSettings {
+  /** `iptables-restore --version`. */
+  readonly iptables: string;
   readonly sizes: readonly number[];
   readonly reps: number;
   readonly adds: number;
@@ -130,9 +140,9 @@ export interface RunSettings {
 }
 
 /** Prints the tables and the goals. */
-export function printReport(results: readonly SizeResult[], machine: MachineFacts, settings: RunSettings): Goal[] {
+export function printReport(results: readonly SizeResult[], machine: MachineInfo, settings: RunSettings): Goal[] {
   const { reps, adds, rounds, connects, backends: BACKENDS, execOverheadMs } = settings;
-  console.log(`\nService load balancing: Cilia (BPF) vs kube-proxy iptables mode — ${machine.cpus} CPUs, kernel ${machine.kernel}, ${machine.iptables}, load ${machine.loadavg1} at start`);
+  console.log(`\nService load balancing: Cilia (BPF) vs kube-proxy iptables mode — ${machine.cpus} CPUs, kernel ${machine.kernel}, ${settings.iptables}, load ${machine.loadavg1} at start`);
   console.log(`medians (min–max) of ${reps} programs, ${adds} additions, ${rounds} connect rounds of ${connects} connections; ${BACKENDS} backends per service\n`);
 
   console.log('Programming N services, ms');

@@ -1,4 +1,4 @@
-// Benchmark of issue 5: Cilia's BPF service load balancing against kube-proxy in iptables mode, with
+// Benchmark: issue 5, Cilia's BPF service load balancing against kube-proxy in iptables mode, with
 // 100, 1,000 and 10,000 ClusterIP services of 3 backends each, in one run on this machine:
 //   - programming every service: one `PUT /v1/apply?wait=true` of the user's manifest (YAML; JSON too)
 //     until the response, sent once the LB maps hold them — against one `iptables-restore --noflush`
@@ -16,7 +16,8 @@
 //                               [--connects 2000] [--warmup 200] [--no-legacy] [--out lb-scale]
 //   node dist/bench/lb-scale.js --clean      # remove what an interrupted run left behind
 // Isolation (test/lib/ranges.md): netns and links `bl*`, pods 10.244.104.0/24 (Cilia) and
-// 10.244.105.0/24 (the kube-proxy node), VIPs from 10.96.104.1 up, cgroup `cilia-bench-bl-<pid>`.
+// 10.244.105.0/24 (the kube-proxy node), VIPs from 10.96.104.1 up (skipping apply-scale's
+// 10.96.120.0/22), cgroup `cilia-bench-bl-<pid>`, bpffs `cilia-bench-bl-*`.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,8 +32,10 @@ import { type Placement, measureConnect } from './lb-connect.js';
 import { minimalServiceAddition } from './lb-iptables-rules.js';
 import { type KubeProxyNode, EMPTY_TABLES, createLegacyNetns, deleteNetns, startKubeProxyNode, timedRestore } from './lb-kube-proxy-node.js';
 import { SERVICE_PORT, TARGET_PORT, benchService, benchServices, manifestJson, manifestYaml, modelService, serviceName, upsertRequest, vipOf } from './lb-manifest.js';
-import { processCpuMs, waitQuiet } from './lb-quiet.js';
-import { machineFacts, median, round, writeResults } from './lb-report.js';
+import { processCpuMs } from './lib/agent.js';
+import { waitQuiet } from './lib/quiet.js';
+import { machineInfo, round, writeResults } from './lib/report.js';
+import { median } from './lib/stats.js';
 import { type AddSample, type ConnectSample, type Path, type ProgramSample, type RunSettings, type SizeResult, type Target, PATHS, TARGETS, connectStats, printReport } from './lb-scale-report.js';
 
 const CILIA_POD_CIDR = '10.244.104.0/24';
@@ -94,8 +97,9 @@ async function main(): Promise<void> {
     return;
   }
   if (fs.existsSync('/run/netns/bl-node')) throw new Error('bl-node exists: another lb-scale runs, or one was interrupted (run with --clean)');
-  const machine = machineFacts();
-  log(`load average ${machine.loadavg1}; ${machine.iptables}`);
+  const machine = machineInfo();
+  const iptables = execFileSync('iptables-restore', ['--version'], { encoding: 'utf8' }).trim();
+  log(`load average ${machine.loadavg1}; ${iptables}`);
 
   let cilia: CiliaNode | undefined;
   let kp: KubeProxyNode | undefined;
@@ -123,11 +127,11 @@ async function main(): Promise<void> {
         log(`iptables-legacy not usable, measuring nf_tables only: ${(err as Error).message}`);
       }
     }
-    log(`agent pid ${cilia.agent.proc.pid}; Cilia backends ${cilia.backends.map((b) => b.ipv4).join(', ')}; kube-proxy backends ${kp.backends.map((b) => b.address).join(', ')}`);
+    log(`agent pid ${cilia.agent.pid}; Cilia backends ${cilia.backends.map((b) => b.ipv4).join(', ')}; kube-proxy backends ${kp.backends.map((b) => b.address).join(', ')}`);
     const execOverhead = median(await Promise.all([0, 1, 2, 3, 4].map(async () => (await kp!.restore('*nat\nCOMMIT\n', { noflush: true })).ms)));
     log(`nsenter + iptables-restore of an empty nat section: ${execOverhead.toFixed(1)} ms`);
     for (const n of sizes) results.push(await measureSize(n, cilia, kp, legacy));
-    const settings: RunSettings = { sizes, reps, adds, rounds, connects, warmup, quietBusy, quietWaitMs, backends: BACKENDS, kubeProxy: KUBE_PROXY, execOverheadMs: round(execOverhead) };
+    const settings: RunSettings = { iptables, sizes, reps, adds, rounds, connects, warmup, quietBusy, quietWaitMs, backends: BACKENDS, kubeProxy: KUBE_PROXY, execOverheadMs: round(execOverhead) };
     const goals = printReport(results, machine, settings);
     const file = writeResults(flags.out, machine, {
       settings,
@@ -204,9 +208,9 @@ async function measureSize(n: number, cilia: CiliaNode, kp: KubeProxyNode, legac
       const { path: p, target: t } = combos[(i + round * 4) % combos.length];
       const port = t === 'pod-ip' ? TARGET_PORT : SERVICE_PORT;
       const busyBefore = await quiet();
-      const cpu0 = processCpuMs(cilia.agentPid);
+      const cpu0 = processCpuMs(cilia.agent.pid);
       const r = await measureConnect(placement[p], targets[p][t], port, connects, warmup);
-      const agentCpuMs = processCpuMs(cilia.agentPid) - cpu0;
+      const agentCpuMs = processCpuMs(cilia.agent.pid) - cpu0;
       const backendsSeen = Object.keys(r.answers).length;
       const expected = t === 'pod-ip' ? 1 : BACKENDS;
       if (backendsSeen !== expected) throw new Error(`${p} → ${t}: ${backendsSeen} backend(s) answered, expected ${expected} (${JSON.stringify(r.answers)})`);

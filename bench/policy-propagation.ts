@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EndpointCreateRequest } from '../pkg/api/index.js';
-import { PodProcess } from '../test/lib/probe.js';
+import { PodProcess } from '../test/lib/pod-process.js';
 import { type BenchAgent, RESULTS_DIR, type Summary, createEndpoints, printTable, sleep, startBenchAgent, summarize, writeResults } from './policy-common.js';
 
 const { values } = parseArgs({

@@ -59,7 +59,7 @@ function namespaceHandler(db: DB, namespaces: Namespaces, endpoints: EndpointMan
     prepareApply(items) {
       const nss = items.map(parse);
       return {
-        objects: nss.map((n, i) => ({ key: { kind: 'Namespace', namespace: '', name: n.name }, source: items[i].object })),
+        objects: nss.map((n, i) => ({ key: { kind: 'Namespace', namespace: '', name: n.name }, source: items[i].object, item: items[i] })),
         commit: () => namespaces.upsert(nss),
         wait: (signal) => waitRelabelled(nss.map((n) => n.name), signal),
       };
@@ -113,7 +113,7 @@ export class ApplyService {
   /** Validates everything, then applies it. Returns the stored keys and each handler's revision. */
   async apply(text: string, opts: { wait: boolean; namespace: string; only?: readonly string[]; dryRun?: boolean }, signal?: AbortSignal) {
     const t = [performance.now()];
-    const items = readManifest(text);
+    const { items, json } = readManifest(text);
     if (!items.length) throw badRequest('the input holds no objects');
     const groups = this.group(items, opts.only);
     t.push(performance.now());
@@ -124,9 +124,10 @@ export class ApplyService {
     t.push(performance.now());
     const revisions = prepared.map((p) => p.commit());
     t.push(performance.now());
-    this.store.upsert(prepared.flatMap((p) => p.objects));
+    // The journal line is written while the datapath catches up; the answer waits for both.
+    const stored = this.store.upsert(prepared.flatMap((p) => p.objects), json ? text : undefined);
     t.push(performance.now());
-    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
+    await Promise.all([stored, ...(opts.wait ? prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()) : [])]);
     t.push(performance.now());
     const ms = t.slice(1).map((x, i) => Math.round(x - t[i]));
     this.log?.debug('applied', { objects: items.length, readMs: ms[0], validateMs: ms[1], commitMs: ms[2], storeMs: ms[3], waitMs: ms[4] });
@@ -137,7 +138,7 @@ export class ApplyService {
   async delete(target: { text: string; namespace: string } | { keys: readonly ObjectKey[] }, opts: { wait: boolean }, signal?: AbortSignal) {
     let keysByHandler: Map<ApplyHandler, ObjectKey[]>;
     if ('text' in target) {
-      const items = readManifest(target.text);
+      const { items } = readManifest(target.text);
       if (!items.length) throw badRequest('the input holds no objects');
       keysByHandler = new Map([...this.group(items)].map(([h, its]) => [h, h.keysOf(its, target.namespace)]));
     } else {
@@ -151,8 +152,8 @@ export class ApplyService {
     const prepared = [...keysByHandler].map(([h, keys]) => h.prepareDelete(keys));
     const revisions = prepared.map((p) => p.commit());
     const keys = prepared.flatMap((p) => p.objects.map((o) => o.key));
-    this.store.delete(keys);
-    if (opts.wait) await Promise.all(prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()));
+    const stored = this.store.delete(keys);
+    await Promise.all([stored, ...(opts.wait ? prepared.map((p) => p.wait?.(signal) ?? Promise.resolve()) : [])]);
     return { objects: keys, revisions };
   }
 

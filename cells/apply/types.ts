@@ -12,6 +12,11 @@ export interface ApplyItem {
   readonly object: Readonly<Record<string, unknown>>;
   /** "document 2", "document 1, items[3]" … */
   readonly where: string;
+  /**
+   * For JSON input: the keys leading from the parsed document to `object` (`["items", 3]`, `[]` for
+   * the document itself). Undefined for YAML input and for objects made up by the reader.
+   */
+  readonly path?: readonly (string | number)[];
 }
 
 /** The identity of a stored object. */
@@ -23,8 +28,12 @@ export interface ObjectKey {
 
 /** A validated change, ready to be committed. Validation of every handler happens before any commit. */
 export interface PreparedChange {
-  /** The objects this change stores (apply) or removes (delete), each with its source object to persist. */
-  readonly objects: readonly { readonly key: ObjectKey; readonly source?: Readonly<Record<string, unknown>> }[];
+  /**
+   * The objects this change stores (apply) or removes (delete), each with its source object to persist
+   * and, when that source is the `object` of an input item unchanged, the item (the store then keeps
+   * the JSON text it came in, rather than serializing it again).
+   */
+  readonly objects: readonly { readonly key: ObjectKey; readonly source?: Readonly<Record<string, unknown>>; readonly item?: ApplyItem }[];
   /** Makes the change; returns a revision (meaning is the handler's). */
   commit(): number;
   /** Resolves once the datapath enforces the committed change. */

@@ -58,6 +58,9 @@ export class EndpointDatapathOps implements Operations<Endpoint> {
         hostRoute: true,
         hostMac: ep.hostMac,
         podMac: ep.mac,
+        // Programs and map entries go in before the pod's interface comes up: its first packet is
+        // already the datapath's, never the host stack's.
+        beforePodUp: (ifindex) => this.program(ep, ifindex),
       });
       link = nl.getLink(ep.hostIfName);
       if (!link) throw new Error(`veth ${ep.hostIfName} vanished right after it was created`);
@@ -69,19 +72,25 @@ export class EndpointDatapathOps implements Operations<Endpoint> {
       // Restart or refresh: keep the device (and the pod's connections) and make sure it is routed.
       nl.replaceRoute({ dst: `${ep.ipv4}/32`, dev: link.index, scope: 'link' });
       if (!link.up) nl.setUp(link.index);
+      this.program(ep, link.index);
     }
+  }
+
+  /** Attaches the programs to the endpoint's host-side veth and writes its `cilia_lxc` entries
+   * (removes them while the endpoint has no resolved policy yet). */
+  private program(ep: Endpoint, ifindex: number): void {
     const prev = this.ifindexes.get(ep.id);
-    if (prev !== undefined && prev !== link.index) this.maps.maps.lxc.delete(endpointKeyByIfindex(prev));
-    this.ifindexes.set(ep.id, link.index);
-    this.orchestrator.attachEndpoint(link.index, ep.hostIfName);
+    if (prev !== undefined && prev !== ifindex) this.maps.maps.lxc.delete(endpointKeyByIfindex(prev));
+    this.ifindexes.set(ep.id, ifindex);
+    this.orchestrator.attachEndpoint(ifindex, ep.hostIfName);
     const lxc = this.maps.maps.lxc;
     if (ep.policy) {
-      const info = endpointInfo(ep, link.index);
+      const info = endpointInfo(ep, ifindex);
       lxc.put(endpointKeyByIp(ep.ipv4), info);
-      lxc.put(endpointKeyByIfindex(link.index), info);
+      lxc.put(endpointKeyByIfindex(ifindex), info);
     } else {
       lxc.delete(endpointKeyByIp(ep.ipv4));
-      lxc.delete(endpointKeyByIfindex(link.index));
+      lxc.delete(endpointKeyByIfindex(ifindex));
     }
   }
 

@@ -3,6 +3,7 @@
 // returns once the LB maps hold the result.
 
 import { badRequest } from '../../pkg/api/index.js';
+import { SERVICE_NAME_LABEL } from '../../pkg/lb/k8s/index.js';
 import type { Revision } from '../../pkg/statedb/index.js';
 import type { ApplyHandler, ApplyItem, ObjectKey, PreparedChange } from '../apply/types.js';
 import { type K8sServiceSource, parseService, parseSlice } from './k8s-source.js';
@@ -22,26 +23,34 @@ export function serviceApplyHandler(source: K8sServiceSource, waitProgrammed: (r
   const parse = (items: readonly ApplyItem[], defaultNamespace: string) => {
     const services = new Map<string, ReturnType<typeof parseService>>();
     const slices = new Map<string, ReturnType<typeof parseSlice>>();
-    const where = new Map<string, string>();
-    const objects: { key: ObjectKey; source: Readonly<Record<string, unknown>> }[] = [];
+    const objects: { key: ObjectKey; source: Readonly<Record<string, unknown>>; item?: ApplyItem }[] = [];
     for (const item of items) {
       if (item.kind === 'Service') {
         const s = parseService(item.object, item.where, defaultNamespace);
         const key = serviceKey(s.spec.namespace, s.spec.name);
         if (services.has(key)) throw badRequest(`${item.where}: Service ${key} is defined twice in the input`, `${item.where}: metadata.name`);
         services.set(key, s);
-        where.set(key, item.where);
-        objects.push({ key: { kind: 'Service', namespace: s.spec.namespace, name: s.spec.name }, source: s.object as Record<string, unknown> });
+        objects.push({ key: { kind: 'Service', namespace: s.spec.namespace, name: s.spec.name }, source: s.object as Record<string, unknown>, item: s.object === item.object ? item : undefined });
       } else {
         const s = parseSlice(item.object, item.where, defaultNamespace);
         const ns = s.object.metadata!.namespace!;
         const key = serviceKey(ns, nameOf(item.object));
         if (slices.has(key)) throw badRequest(`${item.where}: EndpointSlice ${key} is defined twice in the input`, `${item.where}: metadata.name`);
         slices.set(key, s);
-        if (!where.has(s.service)) where.set(s.service, item.where);
-        objects.push({ key: { kind: 'EndpointSlice', namespace: ns, name: nameOf(item.object) }, source: s.object as Record<string, unknown> });
+        objects.push({ key: { kind: 'EndpointSlice', namespace: ns, name: nameOf(item.object) }, source: s.object as Record<string, unknown>, item: s.object === item.object ? item : undefined });
       }
     }
+    // Where a service came from, for messages: the first object of the input that makes it (its
+    // Service, else one of its slices). Looked up only when there is something to report.
+    const where = (key: string): string => {
+      for (const item of items) {
+        const meta = item.object.metadata as { namespace?: unknown } | undefined;
+        const ns = typeof meta?.namespace === 'string' && meta.namespace ? meta.namespace : defaultNamespace;
+        const named = item.kind === 'Service' ? nameOf(item.object) : (item.object.metadata as { labels?: Record<string, unknown> } | undefined)?.labels?.[SERVICE_NAME_LABEL];
+        if (serviceKey(ns, String(named)) === key) return item.where;
+      }
+      return `service ${key}`;
+    };
     return { services, slices, where, objects };
   };
 
@@ -55,7 +64,7 @@ export function serviceApplyHandler(source: K8sServiceSource, waitProgrammed: (r
     kinds: SERVICE_KINDS,
     prepareApply(items, defaultNamespace) {
       const p = parse(items, defaultNamespace);
-      const change = source.prepare({ services: p.services, slices: p.slices }, { services: [], slices: [] }, (key) => p.where.get(key) ?? `service ${key}`);
+      const change = source.prepare({ services: p.services, slices: p.slices }, { services: [], slices: [] }, p.where);
       return prepared(p.objects, change);
     },
     prepareDelete(keys) {

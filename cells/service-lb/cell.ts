@@ -32,6 +32,7 @@ import { IStatusLines } from '../status/types.js';
 import { serviceRoutes } from './api.js';
 import { ApiServiceSource } from './api-source.js';
 import { serviceApplyHandler } from './apply.js';
+import { IdJournal } from './id-journal.js';
 import { IdAllocator } from './ids.js';
 import { JsonLinesStore } from '../../pkg/statefile/index.js';
 import { K8sServiceSource } from './k8s-source.js';
@@ -75,7 +76,7 @@ class ServiceLbImpl implements ServiceLb {
   readonly k8s: K8sServiceSource;
   reconciler?: Reconciler;
   private readonly markDone: Map<string, (txn: WriteTxn) => void>;
-  private readonly idStore: JsonLinesStore<number>;
+  private readonly idStore: IdJournal;
   private readonly revNats: IdAllocator;
   private readonly backendIds: IdAllocator;
 
@@ -94,9 +95,9 @@ class ServiceLbImpl implements ServiceLb {
     // The table is complete once the API-made services and the applied objects are back (restart).
     this.markDone = db.update([services], (txn) => new Map(['api-services', 'applied-objects'].map((n) => [n, services.registerInitializer(txn, n)])));
     const dir = path.join(stateDir, 'service-lb');
-    this.idStore = new JsonLinesStore<number>(path.join(dir, 'ids.jsonl'));
-    this.revNats = new IdAllocator('rev-NAT indexes', MAX_REV_NAT, this.idStore, 'frontend ');
-    this.backendIds = new IdAllocator('backend ids', MAX_BACKEND_ID, this.idStore, 'backend ');
+    this.idStore = new IdJournal(path.join(dir, 'ids.jsonl'));
+    this.revNats = new IdAllocator('rev-NAT indexes', MAX_REV_NAT, this.idStore, 'frontend');
+    this.backendIds = new IdAllocator('backend ids', MAX_BACKEND_ID, this.idStore, 'backend');
     this.manager = new ServiceManager(db, services, backends, this.revNats, this.backendIds, this.idStore);
     this.api = new ApiServiceSource(this.manager, services, new JsonLinesStore<Service>(path.join(dir, 'services.jsonl')), () => cfg.bpfLbAlgorithm, db);
     this.k8s = new K8sServiceSource(
@@ -146,9 +147,8 @@ class ServiceLbImpl implements ServiceLb {
 
   async waitProgrammed(rev: Revision, signal?: AbortSignal, keys: readonly string[] = []): Promise<void> {
     const r = await this.reconciler!.waitUntilReconciled(rev, signal);
-    // Why not r.retryLowWatermark <= rev: a failed object's retry is tracked at the revision of its
-    // status write, which is after `rev`; the statuses of the services asked about say it directly.
-    if (!Number.isFinite(r.retryLowWatermark) || !keys.length) return;
+    // Some change up to `rev` failed (maybe another caller's): the statuses say whether one of ours did.
+    if (r.retryLowWatermark > rev || !keys.length) return;
     const failed = keys.map((k) => this.get(k)).filter((s): s is LbService => s?.status.kind === 'Error');
     if (!failed.length) return;
     const first = failed[0];

@@ -1,6 +1,7 @@
 // An in-memory LbMaps for unit tests of the cell: the same contract as the BPF maps, plus counters of
 // the writes so that tests can check that unchanged state is not rewritten.
 
+import type { MapBatch } from '../../pkg/bpf/index.js';
 import type { Lb4Backend, Lb4Key, Lb4ReverseNat, Lb4Service, Lb4SrcRangeKey } from '../../pkg/datapath/index.js';
 import { lb4KeyText, srcRangeKeyText } from './layout.js';
 import type { Entry, LbMaps } from './lbmaps.js';
@@ -26,23 +27,23 @@ export class FakeLbMaps implements LbMaps {
     this.writes += n;
   }
 
-  putBackends(entries: readonly Entry<number, Lb4Backend>[]): void {
+  putBackends(entries: MapBatch<number, Lb4Backend>): void {
     this.write(entries.length);
-    for (const [k, v] of entries) this.backends.set(k, v);
+    for (const [k, v] of entries.entries()) this.backends.set(k, v);
   }
   deleteBackends(ids: readonly number[]): number {
     return ids.filter((id) => this.backends.delete(id)).length;
   }
-  putServices(entries: readonly Entry<Lb4Key, Lb4Service>[]): void {
+  putServices(entries: MapBatch<Lb4Key, Lb4Service>): void {
     this.write(entries.length);
-    for (const [k, v] of entries) this.services.set(lb4KeyText(k), [k, v]);
+    for (const [k, v] of entries.entries()) this.services.set(lb4KeyText(k), [k, v]);
   }
   deleteServices(keys: readonly Lb4Key[]): number {
     return keys.filter((k) => this.services.delete(lb4KeyText(k))).length;
   }
-  putReverseNat(entries: readonly Entry<number, Lb4ReverseNat>[]): void {
+  putReverseNat(entries: MapBatch<number, Lb4ReverseNat>): void {
     this.write(entries.length);
-    for (const [k, v] of entries) this.reverseNat.set(k, v);
+    for (const [k, v] of entries.entries()) this.reverseNat.set(k, v);
   }
   deleteReverseNat(ids: readonly number[]): number {
     return ids.filter((id) => this.reverseNat.delete(id)).length;

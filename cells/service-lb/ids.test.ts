@@ -1,10 +1,11 @@
-// The persisted pieces of service-lb: the JSON-lines journal and the id allocator on top of it.
+// The persisted pieces of service-lb: the JSON-lines journals and the id allocator on top of IdJournal.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { IdJournal, IdJournalCorruptError } from './id-journal.js';
 import { IdAllocator, IdsExhaustedError } from './ids.js';
 import { JournalCorruptError, JsonLinesStore } from '../../pkg/statefile/index.js';
 
@@ -59,10 +60,11 @@ describe('IdAllocator', () => {
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cilia-ts-ids-'))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  function open(file: string, max = 5): { store: JsonLinesStore<number>; ids: IdAllocator } {
-    const store = new JsonLinesStore<number>(file);
+  function open(file: string, max = 5): { store: IdJournal; ids: IdAllocator } {
+    const store = new IdJournal(file);
+    // As the cell does: the allocator exists before the journal is loaded.
+    const ids = new IdAllocator('test ids', max, store, 't');
     store.load();
-    const ids = new IdAllocator('test ids', max, store, 't ');
     ids.restore();
     return { store, ids };
   }
@@ -92,6 +94,56 @@ describe('IdAllocator', () => {
     assert.equal(second.ids.dropUnclaimed(), 1, 'b was not claimed again');
     assert.equal(second.ids.peek('b'), undefined);
     second.store.flush();
-    assert.deepEqual([...open(file, 100).store.entries()].sort(), [['t a', 1], ['t c', 3], ['t new', 4]]);
+    assert.deepEqual([...open(file, 100).store.entries('t')].sort(), [['a', 1], ['c', 3], ['new', 4]]);
+  });
+});
+
+describe('IdJournal', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cilia-ts-idj-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const read = (file: string) => {
+    const j = new IdJournal(file);
+    j.load();
+    return { frontend: [...j.entries('frontend')], backend: [...j.entries('backend')] };
+  };
+
+  test('one flush is one line of operations, replayed in order', () => {
+    const file = path.join(dir, 'sub', 'ids.jsonl');
+    const j = new IdJournal(file);
+    j.load();
+    j.set('backend', '10.0.0.1:80/TCP', 1);
+    j.set('backend', '10.0.0.2:80/TCP', 2);
+    j.set('frontend', '10.96.0.1:80/TCP', 1);
+    j.delete('backend', '10.0.0.1:80/TCP');
+    j.set('backend', '10.0.0.1:80/TCP', 3);
+    j.delete('backend', 'never set');
+    assert.deepEqual(read(file), { frontend: [], backend: [] }, 'nothing before flush');
+    j.flush();
+    j.flush();
+    assert.equal(fs.readFileSync(file, 'utf8').trim().split('\n').length, 1);
+    assert.deepEqual(read(file), { frontend: [['10.96.0.1:80/TCP', 1]], backend: [['10.0.0.2:80/TCP', 2], ['10.0.0.1:80/TCP', 3]] });
+  });
+
+  test('journals of older agents (JsonLinesStore lines "<namespace> <key>") still load', () => {
+    const file = path.join(dir, 'ids.jsonl');
+    fs.writeFileSync(file, '["frontend 10.96.0.1:80/TCP",7]\n["backend 10.0.0.1:80/TCP",4]\n["backend 10.0.0.2:80/TCP",5]\n["backend 10.0.0.1:80/TCP"]\n');
+    assert.deepEqual(read(file), { frontend: [['10.96.0.1:80/TCP', 7]], backend: [['10.0.0.2:80/TCP', 5]] });
+  });
+
+  test('a torn last line is ignored, another bad line names file and line; long journals are compacted', () => {
+    const file = path.join(dir, 'ids.jsonl');
+    const j = new IdJournal(file, 4);
+    j.load();
+    for (let i = 0; i < 10; i++) {
+      j.set('backend', 'k', i);
+      j.flush();
+    }
+    // 1 live number, slack 4: compacted whenever more than 6 records accumulate.
+    assert.ok(fs.readFileSync(file, 'utf8').trim().split('\n').length <= 6);
+    fs.appendFileSync(file, '{"ops":[["backend","k",');
+    assert.deepEqual(read(file).backend, [['k', 9]]);
+    fs.writeFileSync(file, '{"ops":[["backend","k",1]]}\n{"ops":[["backend",1,2]]}\n{"ops":[]}\n');
+    assert.throws(() => read(file), (e: unknown) => e instanceof IdJournalCorruptError && /ids\.jsonl:2: an operation is not/.test(e.message));
   });
 });

@@ -1,8 +1,8 @@
 // Stable numbers for keys: backend ids (key `address:port/PROTO`) and rev-NAT indexes (key: the
 // frontend `address:port/PROTO`). The BPF maps and connection-tracking entries hold these numbers, so
-// a restarted agent must hand out the same ones again: assignments are persisted (JsonLinesStore).
+// a restarted agent must hand out the same ones again: assignments are persisted (IdJournal).
 
-import type { JsonLinesStore } from '../../pkg/statefile/index.js';
+import type { IdJournal } from './id-journal.js';
 
 /** No free number is left in the allocator's range. */
 export class IdsExhaustedError extends Error {
@@ -16,14 +16,15 @@ export class IdsExhaustedError extends Error {
  * Hands out numbers 1..max for string keys. A key keeps its number while it is held; released
  * numbers are reused only after every other free number (round-robin from the last one handed out),
  * so a number does not come back soon under another key while old conntrack entries may still
- * carry it. Assignments are written to `store` under `prefix + key`; `flush` the store to persist.
+ * carry it. Assignments are written to `journal` in namespace `ns`; `flush` the journal to persist.
  *
- * After a restart, `restore()` turns the assignments in the (loaded) store into reservations:
+ * After a restart, `restore()` turns the assignments in the (loaded) journal into reservations:
  * `acquire` of the same key returns the same number, and `dropUnclaimed` releases the ones nobody
  * acquired again.
  */
 export class IdAllocator {
-  private readonly byKey = new Map<string, number>();
+  /** The journal's live map of this namespace (changed only through the journal). */
+  private readonly byKey: ReadonlyMap<string, number>;
   private readonly byId = new Map<number, string>();
   /** Keys acquired since restore; only tracked until dropUnclaimed (afterwards every number is claimed). */
   private readonly claimed = new Set<string>();
@@ -37,23 +38,23 @@ export class IdAllocator {
   constructor(
     private readonly what: string,
     private readonly max: number,
-    private readonly store: JsonLinesStore<number>,
-    private readonly prefix: string,
-  ) {}
+    private readonly journal: IdJournal,
+    private readonly ns: string,
+  ) {
+    this.byKey = journal.entries(ns);
+  }
 
   /**
-   * Takes the assignments under this allocator's prefix from the store (call after `store.load()`,
+   * Takes the assignments of this allocator's namespace from the journal (call after `journal.load()`,
    * before the first acquire). Entries that are out of range or repeat a number are dropped.
    */
   restore(): void {
-    for (const [k, id] of this.store.entries()) {
-      if (!k.startsWith(this.prefix)) continue;
-      const key = k.slice(this.prefix.length);
-      if (!Number.isInteger(id) || id < 1 || id > this.max || this.byId.has(id) || this.byKey.has(key)) {
-        this.store.delete(k);
+    this.byId.clear();
+    for (const [key, id] of [...this.byKey]) {
+      if (!Number.isInteger(id) || id < 1 || id > this.max || this.byId.has(id)) {
+        this.journal.delete(this.ns, key);
         continue;
       }
-      this.byKey.set(key, id);
       this.byId.set(id, key);
       if (id >= this.next) this.next = id >= this.max ? 1 : id + 1;
     }
@@ -70,9 +71,8 @@ export class IdAllocator {
       id = id >= this.max ? 1 : id + 1;
     }
     this.next = id >= this.max ? 1 : id + 1;
-    this.byKey.set(key, id);
+    this.journal.set(this.ns, key, id);
     this.byId.set(id, key);
-    this.store.set(this.prefix + key, id);
     return id;
   }
 
@@ -86,9 +86,8 @@ export class IdAllocator {
     const id = this.byKey.get(key);
     if (this.tracking) this.claimed.delete(key);
     if (id === undefined) return;
-    this.byKey.delete(key);
+    this.journal.delete(this.ns, key);
     this.byId.delete(id);
-    this.store.delete(this.prefix + key);
   }
 
   /** Releases reservations loaded from the store that no `acquire` claimed since; returns how many. */

@@ -53,23 +53,40 @@ export interface PreparedK8sChange {
  * winning over terminating; sorted.
  */
 export function backendsFromSliceSpecs(spec: K8sServiceSpec, slices: readonly EndpointSliceSpec[]): Backend[] {
-  const merged = new Map<string, Backend>();
+  const out: Backend[] = [];
+  // Position in `out` by identity, built only once a service has many backends (a linear scan is
+  // cheaper for the usual handful, and allocates nothing).
+  let index: Map<string, number> | undefined;
   for (const slice of slices) {
     for (const servicePort of spec.ports) {
       const slicePort = slice.ports.find((p) => p.name === servicePort.name && p.protocol === servicePort.protocol);
       if (slicePort === undefined) continue;
       for (const e of slice.endpoints) {
-        const key = `${servicePort.name}|${e.address}:${slicePort.port}/${servicePort.protocol}`;
-        const known = merged.get(key);
-        if (known !== undefined && (known.state === 'active' || e.state !== 'active')) continue;
-        merged.set(key, {
-          address: e.address, port: slicePort.port, protocol: servicePort.protocol, portName: servicePort.name, weight: 1, state: e.state,
-          ...(e.nodeName === undefined ? {} : { nodeName: e.nodeName }),
-        });
+        let at = -1;
+        if (index) {
+          at = index.get(`${servicePort.name}|${e.address}:${slicePort.port}/${servicePort.protocol}`) ?? -1;
+        } else {
+          for (let i = 0; i < out.length && at < 0; i++) {
+            const b = out[i];
+            if (b.address === e.address && b.port === slicePort.port && b.portName === servicePort.name && b.protocol === servicePort.protocol) at = i;
+          }
+        }
+        if (at >= 0 && (out[at].state === 'active' || e.state !== 'active')) continue;
+        const b: Backend =
+          e.nodeName === undefined
+            ? { address: e.address, port: slicePort.port, protocol: servicePort.protocol, portName: servicePort.name, weight: 1, state: e.state }
+            : { address: e.address, port: slicePort.port, protocol: servicePort.protocol, portName: servicePort.name, weight: 1, state: e.state, nodeName: e.nodeName };
+        if (at >= 0) {
+          out[at] = b;
+          continue;
+        }
+        out.push(b);
+        if (index) index.set(`${b.portName}|${b.address}:${b.port}/${b.protocol}`, out.length - 1);
+        else if (out.length > 16) index = new Map(out.map((x, i) => [`${x.portName}|${x.address}:${x.port}/${x.protocol}`, i]));
       }
     }
   }
-  return sortBackends([...merged.values()]);
+  return sortBackends(out);
 }
 
 /**
@@ -83,18 +100,15 @@ export function serviceFromSpec(spec: K8sServiceSpec, backends: readonly Backend
   if (backends.length > MAX_BACKENDS_PER_SERVICE) {
     throw new LbValidationError('endpoints', `${backends.length} backends exceed the limit of ${MAX_BACKENDS_PER_SERVICE} per service`);
   }
-  return {
-    name: spec.name,
-    namespace: spec.namespace,
-    type: 'ClusterIP',
-    frontends: spec.ports.map((p) => ({ address: spec.clusterIP, port: p.port, protocol: p.protocol, portName: p.name })),
-    ...(spec.sessionAffinity === undefined ? {} : { sessionAffinity: spec.sessionAffinity }),
-    sourceRanges: [],
-    trafficPolicy: spec.trafficPolicy,
-    algorithm: spec.algorithm ?? defaultAlgorithm,
-    backends,
-  };
+  const frontends = spec.ports.map((p) => ({ address: spec.clusterIP, port: p.port, protocol: p.protocol, portName: p.name }));
+  const algorithm = spec.algorithm ?? defaultAlgorithm;
+  return spec.sessionAffinity === undefined
+    ? { name: spec.name, namespace: spec.namespace, type: 'ClusterIP', frontends, sourceRanges: NO_RANGES, trafficPolicy: spec.trafficPolicy, algorithm, backends }
+    : { name: spec.name, namespace: spec.namespace, type: 'ClusterIP', frontends, sessionAffinity: spec.sessionAffinity, sourceRanges: NO_RANGES, trafficPolicy: spec.trafficPolicy, algorithm, backends };
 }
+
+/** Source ranges of a ClusterIP service from Kubernetes: none (shared, frozen). */
+const NO_RANGES: readonly string[] = Object.freeze([]);
 
 /** Turns a pkg/lb validation error into a 400 naming `where` and the field. */
 function asApiError(err: unknown, where: string): unknown {
@@ -145,8 +159,8 @@ export function parseSlice(object: Readonly<Record<string, unknown>>, where: str
 export class K8sServiceSource {
   private readonly services = new Map<string, StoredService>();
   private readonly slices = new Map<string, StoredSlice>();
-  /** Service key → keys of its slices. */
-  private readonly slicesOf = new Map<string, Set<string>>();
+  /** Service key → keys of its slices (arrays: almost every service has one). */
+  private readonly slicesOf = new Map<string, string[]>();
 
   constructor(
     private readonly manager: ServiceManager,
@@ -160,69 +174,82 @@ export class K8sServiceSource {
    * anything changes; `where(key)` says where an object came from, for messages.
    */
   prepare(objects: K8sObjects, removals: { services: readonly string[]; slices: readonly string[] }, where: (key: string) => string): PreparedK8sChange {
-    // The view after the change, without touching the current one.
-    const services = new Map(this.services);
-    const slicesOf = new Map<string, Set<string>>();
-    const affected = new Set<string>();
-    const moveSlice = (sliceKey: string, next: StoredSlice | undefined): void => {
-      const old = this.slices.get(sliceKey);
-      for (const s of [old?.service, next?.service]) {
-        if (s === undefined) continue;
-        affected.add(s);
-        if (!slicesOf.has(s)) slicesOf.set(s, new Set(this.slicesOf.get(s)));
-      }
-      if (old) slicesOf.get(old.service)!.delete(sliceKey);
-      if (next) slicesOf.get(next.service)!.add(sliceKey);
-    };
-    for (const key of removals.services) {
-      services.delete(key);
-      affected.add(key);
-    }
-    for (const key of removals.slices) moveSlice(key, undefined);
-    for (const [key, s] of objects.services) {
-      services.set(key, s);
-      affected.add(key);
-    }
-    for (const [key, s] of objects.slices) moveSlice(key, s);
+    // The view after the change, without touching (or copying) the current one.
+    const removedServices = new Set(removals.services);
     const removedSlices = new Set(removals.slices);
-    const sliceOf = (key: string): StoredSlice | undefined => (objects.slices.has(key) ? objects.slices.get(key) : removedSlices.has(key) ? undefined : this.slices.get(key));
+    const serviceAfter = (key: string): StoredService | undefined => objects.services.get(key) ?? (removedServices.has(key) ? undefined : this.services.get(key));
+    const sliceAfter = (key: string): StoredSlice | undefined => objects.slices.get(key) ?? (removedSlices.has(key) ? undefined : this.slices.get(key));
+    // Every service whose Service object or set of slices changes, and the slices the input gives each.
+    const affected = new Set<string>(removals.services);
+    objects.services.forEach((_, key) => affected.add(key));
+    for (const key of removals.slices) {
+      const old = this.slices.get(key);
+      if (old) affected.add(old.service);
+    }
+    const incoming = new Map<string, StoredSlice[]>();
+    objects.slices.forEach((sl, key) => {
+      const old = this.slices.get(key);
+      if (old) affected.add(old.service);
+      affected.add(sl.service);
+      const list = incoming.get(sl.service);
+      if (list) list.push(sl);
+      else incoming.set(sl.service, [sl]);
+    });
 
     const upserts: DesiredService[] = [];
-    const upsertWhere: string[] = [];
+    const upsertKeys: string[] = [];
     const deletes: string[] = [];
     for (const key of affected) {
-      const stored = services.get(key);
+      const stored = serviceAfter(key);
       if (!stored) {
         if (this.services.has(key)) deletes.push(key);
         continue;
       }
-      const sliceKeys = slicesOf.get(key) ?? this.slicesOf.get(key) ?? new Set<string>();
-      const slices = [...sliceKeys].map(sliceOf).filter((s): s is StoredSlice => s !== undefined);
+      // Its slices after the change: current ones that still name it (in their new version), then new ones.
+      const current = this.slicesOf.get(key);
+      const slices: StoredSlice[] = [];
+      if (current) {
+        for (const k of current) {
+          const sl = sliceAfter(k);
+          if (sl?.service === key) slices.push(sl);
+        }
+      }
+      for (const sl of incoming.get(key) ?? []) {
+        // A slice that already named this service came through `current`.
+        if (current?.includes(serviceKey(sl.object.metadata!.namespace!, sl.object.metadata!.name!))) continue;
+        slices.push(sl);
+      }
       try {
         upserts.push(this.desired(stored, slices));
       } catch (err) {
         throw asApiError(err, where(key));
       }
-      upsertWhere.push(where(key));
+      upsertKeys.push(key);
     }
-    this.manager.check(upserts, deletes, 'k8s', (i) => `${upsertWhere[i]}: `);
+    this.manager.check(upserts, deletes, 'k8s', (i) => `${where(upsertKeys[i])}: `);
     return {
       upserts,
       deletes,
       commit: () => {
         for (const key of removals.services) this.services.delete(key);
-        for (const [key, s] of objects.services) this.services.set(key, s);
-        for (const key of [...removals.slices, ...objects.slices.keys()]) {
+        objects.services.forEach((sl, key) => this.services.set(key, sl));
+        const unlink = (key: string): void => {
           const old = this.slices.get(key);
-          if (old) this.slicesOf.get(old.service)?.delete(key);
+          if (!old) return;
+          const keys = this.slicesOf.get(old.service);
+          const i = keys ? keys.indexOf(key) : -1;
+          if (i >= 0) keys!.splice(i, 1);
+          if (keys && !keys.length) this.slicesOf.delete(old.service);
           this.slices.delete(key);
-        }
-        for (const [key, s] of objects.slices) {
-          this.slices.set(key, s);
-          let set = this.slicesOf.get(s.service);
-          if (!set) this.slicesOf.set(s.service, (set = new Set()));
-          set.add(key);
-        }
+        };
+        for (const key of removals.slices) unlink(key);
+        objects.slices.forEach((sl, key) => {
+          unlink(key);
+          this.slices.set(key, sl);
+          const keys = this.slicesOf.get(sl.service);
+          if (keys) keys.push(key);
+          else this.slicesOf.set(sl.service, [key]);
+        });
         return this.manager.apply(upserts, deletes);
       },
     };
@@ -236,7 +263,7 @@ export class K8sServiceSource {
     const upserts: DesiredService[] = [];
     for (const [key, stored] of this.services) {
       const selector = stored.spec.selector;
-      if (stored.spec.namespace !== namespace || !selector || this.slicesOf.get(key)?.size) continue;
+      if (stored.spec.namespace !== namespace || !selector || this.slicesOf.has(key)) continue;
       if (!labelSets.some((l) => selectorMatches(selector, l))) continue;
       upserts.push(this.desired(stored, []));
     }
@@ -252,7 +279,8 @@ export class K8sServiceSource {
   private desired(stored: StoredService, slices: readonly StoredSlice[]): DesiredService {
     const algorithm = this.defaultAlgorithm();
     if (slices.length > 0 || !stored.spec.selector) {
-      const specs = slices.flatMap((s) => (s.spec ? [s.spec] : []));
+      const specs: EndpointSliceSpec[] = [];
+      for (const sl of slices) if (sl.spec) specs.push(sl.spec);
       return { service: serviceFromSpec(stored.spec, backendsFromSliceSpecs(stored.spec, specs), algorithm), source: 'k8s', backendSource: 'endpoint-slices' };
     }
     const backends = deriveBackends(stored.object, this.endpoints.inNamespace(stored.spec.namespace));

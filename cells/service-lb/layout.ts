@@ -89,20 +89,27 @@ export function frontendEntries(svc: LbService, opts: LayoutOptions): FrontendEn
   if (svc.algorithm === 'maglev') flags |= SVC_F_MAGLEV;
   if (svc.sourceRanges.length) flags |= SVC_F_SOURCE_RANGE;
   if (svc.trafficPolicy === 'Local') flags |= SVC_F_LOCAL;
-  return svc.frontends.map((f) => {
-    // As backendsForFrontend of pkg/lb: the backends with the frontend's port name and protocol.
-    const backends = svc.backends.filter((b) => b.portName === f.portName && b.protocol === f.protocol);
+  const out = new Array<FrontendEntries>(svc.frontends.length);
+  for (let i = 0; i < out.length; i++) {
+    const f = svc.frontends[i];
+    // As backendsForFrontend of pkg/lb: the backends with the frontend's port name and protocol
+    // (all of them when the service has one port, the common case: no copy then).
+    const backends = svc.frontends.length === 1 && svc.backends.every((b) => b.portName === f.portName && b.protocol === f.protocol)
+      ? svc.backends
+      : svc.backends.filter((b) => b.portName === f.portName && b.protocol === f.protocol);
     const slots = layoutSlots(backends, policy).slots;
-    const key = { address: f.address, dport: f.port, proto: PROTOCOL_NUMBER[f.protocol], scope: 0 };
-    return {
+    const entries: FrontendEntries = {
       frontend: frontendKey(f),
       revNat: f.revNat,
-      key,
+      key: { address: f.address, dport: f.port, proto: PROTOCOL_NUMBER[f.protocol], scope: 0 },
       master: { backend_id: svc.sessionAffinity?.timeoutSeconds ?? 0, count: slots.length, rev_nat_index: f.revNat, flags, flags2: 0 },
       slots,
       reverseNat: { address: f.address, port: f.port },
-      sourceRanges: svc.sourceRanges.map((c) => sourceRangeKey(f.revNat, c)),
-      ...(svc.algorithm === 'maglev' ? { maglev: maglevPlan(eligibleForNewConnections(backends, policy), opts.maglevTableSize) } : {}),
+      sourceRanges: svc.sourceRanges.length ? svc.sourceRanges.map((c) => sourceRangeKey(f.revNat, c)) : NO_SOURCE_RANGES,
     };
-  });
+    out[i] = svc.algorithm === 'maglev' ? { ...entries, maglev: maglevPlan(eligibleForNewConnections(backends, policy), opts.maglevTableSize) } : entries;
+  }
+  return out;
 }
+
+const NO_SOURCE_RANGES: readonly Lb4SrcRangeKey[] = Object.freeze([]);

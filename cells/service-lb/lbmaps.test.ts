@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { type LoadedLxcDatapath, loadLxcDatapath } from '../../pkg/datapath/index.js';
 import { DB } from '../../pkg/statedb/index.js';
 import { Status } from '../../pkg/statedb/reconciler/index.js';
-import { BpfLbMaps } from './lbmaps.js';
+import { BpfLbMaps, backendEntries, reverseNatEntries, serviceEntries } from './lbmaps.js';
 import { ServiceMapOps } from './ops.js';
 import { newBackendsTable } from './tables.js';
 import type { LbBackend, LbService } from './types.js';
@@ -43,7 +43,9 @@ describe('LB maps on the kernel', { timeout: 60_000 }, () => {
 
   test('batched writes and deletes; deleting absent entries is skipped, not an error', { timeout: 10_000 }, () => {
     const backends = Array.from({ length: 3000 }, (_, i) => [i + 1, { address: `10.244.32.${i % 250}`, port: 1000 + i, proto: TCP, flags: 0 }] as const);
-    maps.putBackends(backends);
+    const batch = backendEntries();
+    for (const [id, b] of backends) batch.add(id, b);
+    maps.putBackends(batch);
     assert.equal(maps.readBackends().length, 3000);
     assert.deepEqual(dp.maps.lb4Backends.get(1234), backends[1233][1]);
     assert.equal(maps.deleteBackends([5, 99999, 6, 88888, 7]), 3, 'three existed');
@@ -51,6 +53,30 @@ describe('LB maps on the kernel', { timeout: 60_000 }, () => {
     maps.putSourceRanges([{ prefixlen: 32 + 24, rev_nat_id: 1, addr: '10.244.32.0' }, { prefixlen: 32 + 32, rev_nat_id: 2, addr: '10.244.32.7' }]);
     assert.deepEqual(maps.readSourceRanges().map((k) => `${k.rev_nat_id}|${k.addr}/${k.prefixlen - 32}`).sort(), ['1|10.244.32.0/24', '2|10.244.32.7/32']);
     assert.equal(maps.deleteSourceRanges([{ prefixlen: 32 + 24, rev_nat_id: 1, addr: '10.244.32.0' }, { prefixlen: 33, rev_nat_id: 9, addr: '10.0.0.0' }]), 1);
+  });
+
+  test('a batch is encoded as added, grows, replaces in place, decodes back, and must match the map', { timeout: 10_000 }, () => {
+    const batch = serviceEntries(1);
+    const key = { address: '10.96.32.20', dport: 80, backend_slot: 0, proto: TCP, scope: 0 };
+    const value = { backend_id: 0, count: 3, rev_nat_index: 20, flags: 0, flags2: 0 };
+    batch.add(key, value);
+    // The same scratch objects, changed: the batch keeps what they held when added.
+    for (let slot = 1; slot <= 3; slot++) {
+      key.backend_slot = slot;
+      value.backend_id = 100 + slot;
+      value.count = 0;
+      batch.add(key, value);
+    }
+    assert.throws(() => batch.add({ ...key, address: 'nope' }, value), /not an IPv4 address/);
+    assert.equal(batch.length, 4, 'a refused entry is not added');
+    batch.replace(3, { ...key, backend_slot: 3 }, { ...value, backend_id: 999 });
+    assert.throws(() => batch.replace(4, key, value), RangeError);
+    assert.deepEqual(batch.entries().map(([k, v]) => `${k.backend_slot}=${v.backend_id}/${v.count}`), ['0=0/3', '1=101/0', '2=102/0', '3=999/0']);
+    maps.putServices(batch);
+    assert.deepEqual(maps.readServices().map(([k, v]) => `${k.backend_slot}=${v.backend_id}`).sort(), ['0=0', '1=101', '2=102', '3=999']);
+    // A batch for another map is refused (its entries would be garbage there); an empty one writes nothing.
+    assert.throws(() => maps.putBackends(batch as unknown as ReturnType<typeof backendEntries>), /the batch's entries are struct lb4_key/);
+    maps.putBackends(backendEntries());
   });
 
   test('a Maglev table is swapped in whole, read back, and deleted', { timeout: 10_000 }, () => {
@@ -108,9 +134,15 @@ describe('LB maps on the kernel', { timeout: 60_000 }, () => {
     const kept = row('b', 81, 12, [[5, '10.244.32.5']]);
     setBackends([[5, '10.244.32.5']]);
     await ops.update(ctx, db.readTxn(), 5, kept);
-    maps.putServices([[{ address: '10.96.32.9', dport: 99, backend_slot: 0, proto: TCP, scope: 0 }, { backend_id: 0, count: 0, rev_nat_index: 99, flags: 0, flags2: 0 }]]);
-    maps.putReverseNat([[99, { address: '10.96.32.9', port: 99 }]]);
-    maps.putBackends([[77, { address: '10.244.32.77', port: 1, proto: TCP, flags: 0 }]]);
+    const leftover = serviceEntries();
+    leftover.add({ address: '10.96.32.9', dport: 99, backend_slot: 0, proto: TCP, scope: 0 }, { backend_id: 0, count: 0, rev_nat_index: 99, flags: 0, flags2: 0 });
+    maps.putServices(leftover);
+    const rn = reverseNatEntries();
+    rn.add(99, { address: '10.96.32.9', port: 99 });
+    maps.putReverseNat(rn);
+    const be = backendEntries();
+    be.add(77, { address: '10.244.32.77', port: 1, proto: TCP, flags: 0 });
+    maps.putBackends(be);
     maps.putMaglev(99, new Uint32Array(251));
     await ops.prune(ctx, db.readTxn(), [[kept, 5]]);
     assert.deepEqual(maps.readServices().map(([k]) => `${k.address}:${k.dport}#${k.backend_slot}`).sort(), ['10.96.32.1:81#0', '10.96.32.1:81#1']);

@@ -2,14 +2,28 @@
 // (prune, `cilia bpf lb list`) and Maglev inner tables. BpfLbMaps is the kernel; unit tests use the
 // in-memory FakeLbMaps (fake.ts) behind the same interface.
 
-import { BpfMap, MapType, closeFd, u32Codec } from '../../pkg/bpf/index.js';
+import { BpfMap, MapBatch, MapType, closeFd, deleteBatch, u16Codec, u32Codec, updateBatch } from '../../pkg/bpf/index.js';
 import {
   BPF_F_INNER_MAP, type DatapathMaps, type Lb4Backend, type Lb4Key, type Lb4ReverseNat, type Lb4Service, type Lb4SrcRangeKey,
+  lb4Backend, lb4Key, lb4ReverseNat, lb4Service,
 } from '../../pkg/datapath/index.js';
-import { deleteBatch, mapFdById, putBatch } from './bpf-batch.js';
+import { mapFdById } from './map-by-id.js';
 
 /** A key-value pair of a map. */
 export type Entry<K, V> = readonly [K, V];
+
+/** Entries for cilia_lb4_services, encoded as they are added (see MapBatch). */
+export function serviceEntries(capacity?: number): MapBatch<Lb4Key, Lb4Service> {
+  return new MapBatch(lb4Key, lb4Service, capacity);
+}
+/** Entries for cilia_lb4_backends (key: backend id). */
+export function backendEntries(capacity?: number): MapBatch<number, Lb4Backend> {
+  return new MapBatch(u32Codec, lb4Backend, capacity);
+}
+/** Entries for cilia_lb4_reverse_nat (key: rev-NAT index). */
+export function reverseNatEntries(capacity?: number): MapBatch<number, Lb4ReverseNat> {
+  return new MapBatch(u16Codec, lb4ReverseNat, capacity);
+}
 
 /**
  * Reads and writes of cilia_lb4_services, _backends, _reverse_nat, _source_range, _maglev and
@@ -17,12 +31,15 @@ export type Entry<K, V> = readonly [K, V];
  * error. Every method throws (BpfError for the kernel) when the map refuses a write, e.g. when full.
  */
 export interface LbMaps {
-  putBackends(entries: readonly Entry<number, Lb4Backend>[]): void;
+  /** Writes a batch made by backendEntries(). */
+  putBackends(entries: MapBatch<number, Lb4Backend>): void;
   /** Returns how many existed. */
   deleteBackends(ids: readonly number[]): number;
-  putServices(entries: readonly Entry<Lb4Key, Lb4Service>[]): void;
+  /** Writes a batch made by serviceEntries(). */
+  putServices(entries: MapBatch<Lb4Key, Lb4Service>): void;
   deleteServices(keys: readonly Lb4Key[]): number;
-  putReverseNat(entries: readonly Entry<number, Lb4ReverseNat>[]): void;
+  /** Writes a batch made by reverseNatEntries(). */
+  putReverseNat(entries: MapBatch<number, Lb4ReverseNat>): void;
   deleteReverseNat(ids: readonly number[]): number;
   /** Source ranges: the key is the whole entry (its value is always 1). */
   putSourceRanges(keys: readonly Lb4SrcRangeKey[]): void;
@@ -50,26 +67,27 @@ export class BpfLbMaps implements LbMaps {
     return this.datapath();
   }
 
-  putBackends(entries: readonly Entry<number, Lb4Backend>[]): void {
-    putBatch(this.m.lb4Backends, entries);
+  putBackends(entries: MapBatch<number, Lb4Backend>): void {
+    updateBatch(this.m.lb4Backends, entries);
   }
   deleteBackends(ids: readonly number[]): number {
     return deleteBatch(this.m.lb4Backends, ids);
   }
-  putServices(entries: readonly Entry<Lb4Key, Lb4Service>[]): void {
-    putBatch(this.m.lb4Services, entries);
+  putServices(entries: MapBatch<Lb4Key, Lb4Service>): void {
+    updateBatch(this.m.lb4Services, entries);
   }
   deleteServices(keys: readonly Lb4Key[]): number {
     return deleteBatch(this.m.lb4Services, keys);
   }
-  putReverseNat(entries: readonly Entry<number, Lb4ReverseNat>[]): void {
-    putBatch(this.m.lb4ReverseNat, entries);
+  putReverseNat(entries: MapBatch<number, Lb4ReverseNat>): void {
+    updateBatch(this.m.lb4ReverseNat, entries);
   }
   deleteReverseNat(ids: readonly number[]): number {
     return deleteBatch(this.m.lb4ReverseNat, ids);
   }
   putSourceRanges(keys: readonly Lb4SrcRangeKey[]): void {
-    putBatch(this.m.lb4SourceRange, keys.map((k) => [k, 1] as const));
+    const m = this.m.lb4SourceRange;
+    updateBatch(m, MapBatch.of(m.keyCodec, m.valueCodec, keys.map((k) => [k, 1] as const)));
   }
   deleteSourceRanges(keys: readonly Lb4SrcRangeKey[]): number {
     return deleteBatch(this.m.lb4SourceRange, keys);
@@ -79,7 +97,9 @@ export class BpfLbMaps implements LbMaps {
     // A fresh inner map, filled before it is swapped in: the datapath never sees a half-written table.
     const inner = BpfMap.create({ type: MapType.Array, name: 'cilia_maglev_in', key: u32Codec, value: u32Codec, maxEntries: table.length, flags: BPF_F_INNER_MAP });
     try {
-      putBatch(inner, Array.from(table, (id, i) => [i, id] as const));
+      const entries = new MapBatch(u32Codec, u32Codec, table.length);
+      for (let i = 0; i < table.length; i++) entries.add(i, table[i]);
+      updateBatch(inner, entries);
       this.m.lb4Maglev.put(revNat, inner.fd);
     } finally {
       inner.close(); // the outer map holds its own reference

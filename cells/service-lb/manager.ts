@@ -4,13 +4,13 @@
 // every change of one call in one transaction, so the reconciler sees it atomically.
 
 import { conflict } from '../../pkg/api/index.js';
-import { type Backend, type BackendState, type Service, backendIdentity } from '../../pkg/lb/model/index.js';
+import { type Backend, type Service, backendIdentity } from '../../pkg/lb/model/index.js';
 import type { DB, RWTable, Revision, WriteTxn } from '../../pkg/statedb/index.js';
 import { Status } from '../../pkg/statedb/reconciler/index.js';
 import type { IdAllocator } from './ids.js';
-import type { JsonLinesStore } from '../../pkg/statefile/index.js';
+import type { IdJournal } from './id-journal.js';
 import { frontendKey, serviceKey } from './tables.js';
-import type { BackendSource, BackendStateCounts, LbBackend, LbService, LbServiceBackend, ServiceSource } from './types.js';
+import type { BackendSource, BackendStateCounts, LbBackend, LbFrontend, LbService, LbServiceBackend, ServiceSource } from './types.js';
 
 /** A service as a source wants it: the validated model plus its origin. */
 export interface DesiredService {
@@ -22,6 +22,19 @@ export interface DesiredService {
 const SOURCE_NAMES: Record<ServiceSource, string> = { api: 'the API (cilia service upsert)', k8s: 'cilia apply' };
 
 const NO_REFS: BackendStateCounts = { active: 0, terminating: 0, quarantined: 0, maintenance: 0 };
+/** The counts of a backend one service uses while active, by far the most common; shared by every such row. */
+const ONE_ACTIVE: BackendStateCounts = Object.freeze({ active: 1, terminating: 0, quarantined: 0, maintenance: 0 });
+
+/** A backend's reference-count change in one `apply`. */
+interface RefDelta {
+  readonly backend: Backend;
+  /** Its id when a row of this change holds it (saves asking the allocator again). */
+  id: number | undefined;
+  active: number;
+  terminating: number;
+  quarantined: number;
+  maintenance: number;
+}
 
 function sameBackends(a: readonly LbServiceBackend[], b: readonly LbServiceBackend[]): boolean {
   if (a.length !== b.length) return false;
@@ -56,6 +69,33 @@ function backendKey(b: Pick<Backend, 'address' | 'port' | 'protocol'>): string {
   return backendIdentity(b);
 }
 
+/** Adds `by` to the count of `b`'s state in `refDelta`. */
+function count(refDelta: Map<string, RefDelta>, b: Backend, by: number, key: string, id?: number): void {
+  let d = refDelta.get(key);
+  if (!d) refDelta.set(key, (d = { backend: b, id, active: 0, terminating: 0, quarantined: 0, maintenance: 0 }));
+  else if (id !== undefined) d.id = id;
+  switch (b.state) {
+    case 'active':
+      d.active += by;
+      break;
+    case 'terminating':
+      d.terminating += by;
+      break;
+    case 'quarantined':
+      d.quarantined += by;
+      break;
+    case 'maintenance':
+      d.maintenance += by;
+      break;
+  }
+}
+
+/** Records that `old` is replaced or deleted: its frontends may be released, its backends lose a reference. */
+function forget(old: LbService, released: string[], refDelta: Map<string, RefDelta>): void {
+  for (const f of old.frontends) released.push(frontendKey(f));
+  for (const b of old.backends) count(refDelta, b, -1, backendKey(b));
+}
+
 /** Writes services and backends; see the file comment. */
 export class ServiceManager {
   constructor(
@@ -64,7 +104,7 @@ export class ServiceManager {
     private readonly backends: RWTable<LbBackend>,
     private readonly revNats: IdAllocator,
     private readonly backendIds: IdAllocator,
-    private readonly idStore: JsonLinesStore<number>,
+    private readonly idStore: IdJournal,
   ) {}
 
   /**
@@ -75,25 +115,32 @@ export class ServiceManager {
    */
   check(upserts: readonly DesiredService[], deletes: readonly string[], source: ServiceSource, where: (i: number) => string = () => ''): void {
     const txn = this.db.readTxn();
-    const touched = new Set([...deletes, ...upserts.map((u) => serviceKey(u.service.namespace, u.service.name))]);
+    // The services this call replaces or deletes, built only if a frontend has another owner.
+    let touched: Set<string> | undefined;
+    const isTouched = (key: string): boolean =>
+      (touched ??= new Set([...deletes, ...upserts.map((u) => serviceKey(u.service.namespace, u.service.name))])).has(key);
     const claims = new Map<string, string>();
-    upserts.forEach((u, i) => {
+    // An empty table (a node's first apply) has no owners to look up.
+    const empty = this.services.numObjects(txn) === 0;
+    for (let i = 0; i < upserts.length; i++) {
+      const u = upserts[i];
       const key = serviceKey(u.service.namespace, u.service.name);
-      const existing = this.services.get(txn, { index: 'key', key });
+      const existing = empty ? undefined : this.services.get(txn, { index: 'key', key });
       if (existing && existing.source !== source) {
         throw conflict(`${where(i)}service ${key} is managed by ${SOURCE_NAMES[existing.source]}; change or delete it there`, `${where(i)}name`);
       }
-      u.service.frontends.forEach((f, j) => {
-        const fkey = frontendKey(f);
+      const frontends = u.service.frontends;
+      for (let j = 0; j < frontends.length; j++) {
+        const fkey = frontendKey(frontends[j]);
         const other = claims.get(fkey);
         if (other !== undefined && other !== key) throw conflict(`${where(i)}frontend ${fkey} is also a frontend of service ${other} in this request`, `${where(i)}frontends[${j}]`);
         claims.set(fkey, key);
-        const owner = this.services.get(txn, { index: 'frontend', key: fkey });
-        if (owner && owner.key !== key && !touched.has(owner.key)) {
+        const owner = empty ? undefined : this.services.get(txn, { index: 'frontend', key: fkey });
+        if (owner && owner.key !== key && !isTouched(owner.key)) {
           throw conflict(`${where(i)}frontend ${fkey} already belongs to service ${owner.key}`, `${where(i)}frontends[${j}]`);
         }
-      });
-    });
+      }
+    }
     for (const key of deletes) {
       const existing = this.services.get(txn, { index: 'key', key });
       if (existing && existing.source !== source) throw conflict(`service ${key} is managed by ${SOURCE_NAMES[existing.source]}; delete it there`, 'name');
@@ -110,60 +157,67 @@ export class ServiceManager {
    * Returns the `services` table revision after the change.
    */
   apply(upserts: readonly DesiredService[], deletes: readonly string[]): Revision {
+    // Indexed loops and forEach rather than for-of: this runs once per apply over 10,000s of items,
+    // mostly before V8 optimizes it, and unoptimized for-of allocates an iterator result per step.
     const revision = this.db.update([this.services, this.backends], (txn) => {
-      const keptFrontends = new Set<string>();
-      const released = new Set<string>();
-      const refDelta = new Map<string, { backend: Backend; delta: Record<BackendState, number> }>();
-      const count = (b: Backend, by: number, key = backendKey(b)): void => {
-        let d = refDelta.get(key);
-        if (!d) refDelta.set(key, (d = { backend: b, delta: { active: 0, terminating: 0, quarantined: 0, maintenance: 0 } }));
-        d.delta[b.state] += by;
-      };
-      const forget = (old: LbService): void => {
-        for (const f of old.frontends) released.add(frontendKey(f));
-        for (const b of old.backends) count(b, -1);
-      };
+      /** Frontend keys of the rows this change replaces or deletes: their rev-NAT indexes may be freed. */
+      const released: string[] = [];
+      const refDelta = new Map<string, RefDelta>();
+      // One status object for every row of this change (rows are immutable, so sharing is safe).
+      const pending = Status.pending();
       const rows: LbService[] = [];
-      for (const u of upserts) {
+      const unchanged: LbService[] = [];
+      // Rows are inserted after this loop: an empty table stays empty while it runs, with no old rows to read.
+      const empty = this.services.numObjects(txn) === 0;
+      for (let i = 0; i < upserts.length; i++) {
+        const u = upserts[i];
         const s = u.service;
         const key = serviceKey(s.namespace, s.name);
-        const old = this.services.get(txn, { index: 'key', key });
-        const backendKeys = s.backends.map(backendKey);
-        const row: LbService = {
-          key,
-          name: s.name,
-          namespace: s.namespace,
-          source: u.source,
-          backendSource: u.backendSource,
-          frontends: s.frontends.map((f) => {
-            const fkey = frontendKey(f);
-            keptFrontends.add(fkey);
-            return { ...f, revNat: this.revNats.acquire(fkey) };
-          }),
-          backends: s.backends.map((b, i) => ({ ...b, id: this.backendIds.acquire(backendKeys[i]) })),
-          ...(s.sessionAffinity ? { sessionAffinity: s.sessionAffinity } : {}),
-          sourceRanges: s.sourceRanges,
-          trafficPolicy: s.trafficPolicy,
-          algorithm: s.algorithm,
-          status: Status.pending(),
-        };
+        const old = empty ? undefined : this.services.get(txn, { index: 'key', key });
+        // Explicit literals, not spreads: `{ ...b, id }` of objects with optional fields made
+        // dictionary-mode objects, several times larger, 40,000 of them in a 10,000-service apply.
+        const frontends = new Array<LbFrontend>(s.frontends.length);
+        for (let j = 0; j < frontends.length; j++) {
+          const f = s.frontends[j];
+          frontends[j] = { address: f.address, port: f.port, protocol: f.protocol, portName: f.portName, revNat: this.revNats.acquire(frontendKey(f)) };
+        }
+        const backends = new Array<LbServiceBackend>(s.backends.length);
+        const backendKeys = new Array<string>(s.backends.length);
+        for (let j = 0; j < backends.length; j++) {
+          const b = s.backends[j];
+          const bkey = backendKey(b);
+          const id = this.backendIds.acquire(bkey);
+          backendKeys[j] = bkey;
+          backends[j] =
+            b.nodeName === undefined
+              ? { address: b.address, port: b.port, protocol: b.protocol, portName: b.portName, weight: b.weight, state: b.state, id }
+              : { address: b.address, port: b.port, protocol: b.protocol, portName: b.portName, weight: b.weight, state: b.state, nodeName: b.nodeName, id };
+        }
+        const row: LbService = s.sessionAffinity
+          ? { key, name: s.name, namespace: s.namespace, source: u.source, backendSource: u.backendSource, frontends, backends, sessionAffinity: s.sessionAffinity, sourceRanges: s.sourceRanges, trafficPolicy: s.trafficPolicy, algorithm: s.algorithm, status: pending }
+          : { key, name: s.name, namespace: s.namespace, source: u.source, backendSource: u.backendSource, frontends, backends, sourceRanges: s.sourceRanges, trafficPolicy: s.trafficPolicy, algorithm: s.algorithm, status: pending };
         if (old && sameService(old, row)) {
-          for (const f of old.frontends) keptFrontends.add(frontendKey(f));
+          unchanged.push(old);
           continue;
         }
-        if (old) forget(old);
-        row.backends.forEach((b, i) => count(b, +1, backendKeys[i]));
+        if (old) forget(old, released, refDelta);
+        for (let j = 0; j < backends.length; j++) count(refDelta, backends[j], +1, backendKeys[j], backends[j].id);
         rows.push(row);
       }
       for (const key of deletes) {
         const old = this.services.get(txn, { index: 'key', key });
         if (!old) continue;
-        forget(old);
+        forget(old, released, refDelta);
         this.services.delete(txn, old);
       }
-      for (const row of rows) this.services.insert(txn, row);
-      for (const fkey of released) if (!keptFrontends.has(fkey)) this.revNats.release(fkey);
-      for (const [key, { backend, delta }] of refDelta) this.applyRefDelta(txn, key, backend, delta);
+      for (let i = 0; i < rows.length; i++) this.services.insert(txn, rows[i]);
+      if (released.length) {
+        // A released frontend stays if a row of this change (new or unchanged) still has it.
+        const kept = new Set<string>();
+        for (const r of [rows, unchanged]) for (const row of r) for (const f of row.frontends) kept.add(frontendKey(f));
+        for (const fkey of released) if (!kept.has(fkey)) this.revNats.release(fkey);
+      }
+      refDelta.forEach((delta, key) => this.applyRefDelta(txn, key, delta));
       return this.services.revision(txn);
     });
     this.idStore.flush();
@@ -171,29 +225,33 @@ export class ServiceManager {
   }
 
   /** Applies one backend's reference-count change: creates, updates or (at zero) deletes its row and id. */
-  private applyRefDelta(txn: WriteTxn, key: string, backend: Backend, delta: Record<BackendState, number>): void {
+  private applyRefDelta(txn: WriteTxn, key: string, delta: RefDelta): void {
     if (!delta.active && !delta.terminating && !delta.quarantined && !delta.maintenance) return;
-    const old = this.backends.get(txn, { index: 'key', key });
-    const prev = old?.states ?? NO_REFS;
-    const states: BackendStateCounts = {
-      active: prev.active + delta.active,
-      terminating: prev.terminating + delta.terminating,
-      quarantined: prev.quarantined + delta.quarantined,
-      maintenance: prev.maintenance + delta.maintenance,
+    const row = (prev: BackendStateCounts): LbBackend | undefined => {
+      const active = prev.active + delta.active;
+      const terminating = prev.terminating + delta.terminating;
+      const quarantined = prev.quarantined + delta.quarantined;
+      const maintenance = prev.maintenance + delta.maintenance;
+      if (active + terminating + quarantined + maintenance <= 0) return undefined;
+      const states: BackendStateCounts = active === 1 && !terminating && !quarantined && !maintenance ? ONE_ACTIVE : { active, terminating, quarantined, maintenance };
+      const b = delta.backend;
+      return { key, id: delta.id ?? this.backendIds.acquire(key), address: b.address, port: b.port, protocol: b.protocol, states };
     };
-    if (states.active + states.terminating + states.quarantined + states.maintenance <= 0) {
-      if (old) this.backends.delete(txn, old);
-      this.backendIds.release(key);
+    if (delta.active >= 0 && delta.terminating >= 0 && delta.quarantined >= 0 && delta.maintenance >= 0) {
+      // Only gains (a new backend, most of a bulk apply): write the row as if new, one lookup fewer;
+      // if there was a row, write again with its counts added.
+      const old = this.backends.insert(txn, row(NO_REFS)!);
+      if (old) this.backends.insert(txn, row(old.states)!);
       return;
     }
-    this.backends.insert(txn, {
-      key,
-      id: this.backendIds.acquire(key),
-      address: backend.address,
-      port: backend.port,
-      protocol: backend.protocol,
-      states,
-    });
+    const old = this.backends.get(txn, { index: 'key', key });
+    const next = row(old?.states ?? NO_REFS);
+    if (next) {
+      this.backends.insert(txn, next);
+      return;
+    }
+    if (old) this.backends.delete(txn, old);
+    this.backendIds.release(key);
   }
 
   /** Every service of `source`. */

@@ -13,15 +13,17 @@
 // of the previous run are removed by the first prune, which runs once the table is initialized.
 
 import { BACKEND_STATE_CODE, PROTOCOL_NUMBER } from '../../pkg/lb/model/index.js';
-import type { Lb4Backend, Lb4Key, Lb4ReverseNat, Lb4Service, Lb4SrcRangeKey } from '../../pkg/datapath/index.js';
+import type { Lb4Backend, Lb4Key, Lb4SrcRangeKey } from '../../pkg/datapath/index.js';
 import type { ReadTxn, Revision, Table } from '../../pkg/statedb/index.js';
 import type { BatchEntry, BatchOperations, OpContext, Operations } from '../../pkg/statedb/reconciler/index.js';
 import { type FrontendEntries, type LayoutOptions, frontendEntries, lb4KeyText, slotKey, srcRangeKeyText } from './layout.js';
-import type { Entry, LbMaps } from './lbmaps.js';
-import { type LbBackend, type LbService, combinedBackendState } from './types.js';
+import { type LbMaps, backendEntries, reverseNatEntries, serviceEntries } from './lbmaps.js';
+import { type LbBackend, type LbService, type LbServiceBackend, combinedBackendState } from './types.js';
 
 /** What the ops wrote for one frontend. */
 interface WrittenFrontend {
+  /** `address:port/PROTOCOL`. */
+  readonly frontend: string;
   readonly key: Omit<Lb4Key, 'backend_slot'>;
   readonly revNat: number;
   readonly slots: number;
@@ -30,21 +32,59 @@ interface WrittenFrontend {
   readonly maglev?: string;
 }
 
-/** What the ops wrote for one service. */
+/**
+ * What the ops wrote for one service: the row and the layout options they wrote it with. What that
+ * put in the maps (WrittenFrontend, backend ids) is recomputed from these when the service changes
+ * again. Why not keep the entries themselves: ~700 bytes per service, 7 MB for 10,000 services, all
+ * of it copied by the garbage collector during a bulk apply, for the rare later update.
+ */
 interface Written {
-  readonly frontends: ReadonlyMap<string, WrittenFrontend>;
-  /** Backend id → backend key. */
-  readonly backends: ReadonlyMap<number, string>;
+  readonly row: LbService;
+  readonly layout: LayoutOptions;
 }
 
-/** Map writes of one reconciliation step, applied in a safe order (see the file comment). */
+/** What a written row put in the maps per frontend. */
+function writtenFrontends(w: Written): WrittenFrontend[] {
+  return frontendEntries(w.row, w.layout).map((fe) => ({ frontend: fe.frontend, key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev: fe.maglev?.signature }));
+}
+
+/** The backends a row put in the backends map: each id once (its first backend), with its key at the same index. */
+function writtenBackends(row: LbService): { ids: number[]; keys: string[]; first: LbServiceBackend[] } {
+  const ids: number[] = [];
+  const keys: string[] = [];
+  const first: LbServiceBackend[] = [];
+  // One backend serving several port names appears once per name; a set only for long lists.
+  const seen = row.backends.length > 16 ? new Set<number>() : undefined;
+  for (let i = 0; i < row.backends.length; i++) {
+    const b = row.backends[i];
+    if (seen ? seen.has(b.id) : ids.includes(b.id)) continue;
+    seen?.add(b.id);
+    ids.push(b.id);
+    keys.push(`${b.address}:${b.port}/${b.protocol}`);
+    first.push(b);
+  }
+  return { ids, keys, first };
+}
+
+const findFrontend = (list: readonly WrittenFrontend[] | undefined, frontend: string): WrittenFrontend | undefined => {
+  if (list) for (const w of list) if (w.frontend === frontend) return w;
+  return undefined;
+};
+
+/**
+ * Map writes of one reconciliation step, applied in a safe order (see the file comment). Writes are
+ * encoded into batches as they are planned (MapBatch): a plan for 10,000 services holds ~80,000
+ * entries, which as [key, value] objects were most of the reconciler's garbage.
+ */
 class Plan {
-  readonly backends = new Map<number, Lb4Backend>();
-  readonly reverseNat: Entry<number, Lb4ReverseNat>[] = [];
+  /** Backend writes, one per id (the last value set wins), and the position of each id in them. */
+  readonly backends = backendEntries(64);
+  readonly backendAt = new Map<number, number>();
+  readonly reverseNat = reverseNatEntries(64);
   readonly sourceRanges: Lb4SrcRangeKey[] = [];
   readonly maglev: [number, Uint32Array][] = [];
-  readonly slots: Entry<Lb4Key, Lb4Service>[] = [];
-  readonly masters: Entry<Lb4Key, Lb4Service>[] = [];
+  readonly slots = serviceEntries(64);
+  readonly masters = serviceEntries(64);
   readonly deadMasters: Lb4Key[] = [];
   readonly deadSlots: Lb4Key[] = [];
   readonly deadSourceRanges: Lb4SrcRangeKey[] = [];
@@ -52,8 +92,21 @@ class Plan {
   readonly deadReverseNat: number[] = [];
   readonly deadBackends = new Set<number>();
 
+  constructor(readonly layout: LayoutOptions) {}
+
+  /** Writes `value` for backend `id` (replacing what this plan wrote for it before). */
+  putBackend(id: number, value: Lb4Backend): void {
+    const at = this.backendAt.get(id);
+    if (at === undefined) {
+      this.backendAt.set(id, this.backends.length);
+      this.backends.add(id, value);
+    } else {
+      this.backends.replace(at, id, value);
+    }
+  }
+
   apply(maps: LbMaps): void {
-    maps.putBackends([...this.backends]);
+    maps.putBackends(this.backends);
     maps.putReverseNat(this.reverseNat);
     maps.putSourceRanges(this.sourceRanges);
     for (const [revNat, table] of this.maglev) maps.putMaglev(revNat, table);
@@ -65,7 +118,7 @@ class Plan {
     maps.deleteMaglev(this.deadMaglev);
     maps.deleteReverseNat(this.deadReverseNat);
     // A backend another service of this plan still writes stays.
-    maps.deleteBackends([...this.deadBackends].filter((id) => !this.backends.has(id)));
+    maps.deleteBackends([...this.deadBackends].filter((id) => !this.backendAt.has(id)));
   }
 }
 
@@ -90,14 +143,14 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   ) {}
 
   async update(_ctx: OpContext, txn: ReadTxn, _rev: Revision, svc: LbService): Promise<void> {
-    const plan = new Plan();
+    const plan = new Plan(this.layout());
     const commit = this.planUpdate(plan, txn, svc);
     plan.apply(this.maps);
     commit();
   }
 
   async delete(_ctx: OpContext, txn: ReadTxn, _rev: Revision, svc: LbService): Promise<void> {
-    const plan = new Plan();
+    const plan = new Plan(this.layout());
     const commit = this.planDelete(plan, txn, svc);
     plan.apply(this.maps);
     commit();
@@ -117,10 +170,10 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   }
 
   private async runBatch(batch: BatchEntry<LbService>[], planOne: (plan: Plan, svc: LbService) => () => void, alone: (e: BatchEntry<LbService>) => Promise<void>): Promise<void> {
-    const plan = new Plan();
+    const plan = new Plan(this.layout());
     const commits: (() => void)[] = [];
     try {
-      for (const e of batch) commits.push(planOne(plan, e.object));
+      for (let i = 0; i < batch.length; i++) commits.push(planOne(plan, batch[i].object));
       plan.apply(this.maps);
     } catch {
       for (const e of batch) {
@@ -132,7 +185,7 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
       }
       return;
     }
-    for (const c of commits) c();
+    for (let i = 0; i < commits.length; i++) commits[i]();
   }
 
   async prune(_ctx: OpContext, txn: ReadTxn, desired: Iterable<[LbService, Revision]>): Promise<void> {
@@ -167,49 +220,55 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
   /** Adds the writes and deletions of `svc`'s new state to `plan`; returns what to record once applied. */
   private planUpdate(plan: Plan, txn: ReadTxn, svc: LbService): () => void {
     const prev = this.written.get(svc.key);
-    const backends = new Map<number, string>();
-    for (const b of svc.backends) {
-      if (backends.has(b.id)) continue; // one backend serving several port names
-      const key = `${b.address}:${b.port}/${b.protocol}`;
-      backends.set(b.id, key);
+    const before = prev && writtenFrontends(prev);
+    const backends = writtenBackends(svc);
+    for (let i = 0; i < backends.ids.length; i++) {
+      const b = backends.first[i];
       // Active for this service means active in the map (active wins), so only other states need the table.
-      plan.backends.set(b.id, backendValue(b, b.state === 'active' ? undefined : this.backends.get(txn, { index: 'key', key })));
+      plan.putBackend(b.id, backendValue(b, b.state === 'active' ? undefined : this.backends.get(txn, { index: 'key', key: backends.keys[i] })));
     }
-    const frontends = new Map<string, WrittenFrontend>();
-    for (const fe of frontendEntries(svc, this.layout())) {
-      const before = prev?.frontends.get(fe.frontend);
-      plan.reverseNat.push([fe.revNat, fe.reverseNat]);
-      plan.sourceRanges.push(...fe.sourceRanges);
-      let maglev: string | undefined;
-      if (fe.maglev) {
-        maglev = fe.maglev.signature;
-        if (before?.maglev !== maglev || before.revNat !== fe.revNat) plan.maglev.push([fe.revNat, fe.maglev.build()]);
+    const entries = frontendEntries(svc, plan.layout);
+    for (let i = 0; i < entries.length; i++) {
+      const fe = entries[i];
+      const was = findFrontend(before, fe.frontend);
+      plan.reverseNat.add(fe.revNat, fe.reverseNat);
+      for (const k of fe.sourceRanges) plan.sourceRanges.push(k);
+      if (fe.maglev && (was?.maglev !== fe.maglev.signature || was.revNat !== fe.revNat)) plan.maglev.push([fe.revNat, fe.maglev.build()]);
+      // One scratch key and value for every slot (the batch encodes them as they are added).
+      const key = slotKey(fe.key, 0);
+      plan.masters.add(key, fe.master);
+      const slot = { backend_id: 0, count: 0, rev_nat_index: fe.revNat, flags: 0, flags2: 0 };
+      for (let k = 0; k < fe.slots.length; k++) {
+        key.backend_slot = k + 1;
+        slot.backend_id = fe.slots[k];
+        plan.slots.add(key, slot);
       }
-      fe.slots.forEach((id, i) => plan.slots.push([slotKey(fe.key, i + 1), { backend_id: id, count: 0, rev_nat_index: fe.revNat, flags: 0, flags2: 0 }]));
-      plan.masters.push([slotKey(fe.key, 0), fe.master]);
-      if (before) this.planShrink(plan, svc.key, fe, before);
-      frontends.set(fe.frontend, { key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev });
+      if (was) this.planShrink(plan, svc.key, fe, was);
     }
-    const dropped = new Map<string, WrittenFrontend>();
-    if (prev) {
-      for (const [fkey, w] of prev.frontends) if (!frontends.has(fkey)) dropped.set(fkey, w);
-      for (const [fkey, w] of dropped) this.planFrontendRemoval(plan, svc.key, fkey, w);
-      for (const [id, key] of prev.backends) if (!backends.has(id)) this.planBackendRemoval(plan, txn, id, key);
+    const dropped: WrittenFrontend[] = [];
+    if (prev && before) {
+      for (const w of before) if (!entries.some((fe) => fe.frontend === w.frontend)) dropped.push(w);
+      for (const w of dropped) this.planFrontendRemoval(plan, svc.key, w);
+      const old = writtenBackends(prev.row);
+      const kept = backends.ids.length > 16 ? new Set(backends.ids) : undefined;
+      old.ids.forEach((id, i) => {
+        if (!(kept ? kept.has(id) : backends.ids.includes(id))) this.planBackendRemoval(plan, txn, id, old.keys[i]);
+      });
     }
     return () => {
       this.disown(svc.key, dropped);
-      this.written.set(svc.key, { frontends, backends });
-      for (const [fkey, w] of frontends) {
-        this.frontendOwner.set(fkey, svc.key);
-        this.revNatOwner.set(w.revNat, svc.key);
+      this.written.set(svc.key, { row: svc, layout: plan.layout });
+      for (let i = 0; i < entries.length; i++) {
+        this.frontendOwner.set(entries[i].frontend, svc.key);
+        this.revNatOwner.set(entries[i].revNat, svc.key);
       }
     };
   }
 
   /** Forgets that `owner` holds these frontends and their rev-NAT indexes in the kernel. */
-  private disown(owner: string, frontends: ReadonlyMap<string, WrittenFrontend>): void {
-    for (const [fkey, f] of frontends) {
-      if (this.frontendOwner.get(fkey) === owner) this.frontendOwner.delete(fkey);
+  private disown(owner: string, frontends: readonly WrittenFrontend[]): void {
+    for (const f of frontends) {
+      if (this.frontendOwner.get(f.frontend) === owner) this.frontendOwner.delete(f.frontend);
       if (this.revNatOwner.get(f.revNat) === owner) this.revNatOwner.delete(f.revNat);
     }
   }
@@ -226,8 +285,8 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
     if (before.maglev !== undefined && !fe.maglev) plan.deadMaglev.push(fe.revNat);
   }
 
-  private planFrontendRemoval(plan: Plan, owner: string, fkey: string, w: WrittenFrontend): void {
-    const current = this.frontendOwner.get(fkey);
+  private planFrontendRemoval(plan: Plan, owner: string, w: WrittenFrontend): void {
+    const current = this.frontendOwner.get(w.frontend);
     if (current === undefined || current === owner) {
       plan.deadMasters.push(slotKey(w.key, 0));
       for (let s = 1; s <= w.slots; s++) plan.deadSlots.push(slotKey(w.key, s));
@@ -250,18 +309,14 @@ export class ServiceMapOps implements Operations<LbService>, BatchOperations<LbS
 
   private planDelete(plan: Plan, txn: ReadTxn, svc: LbService): () => void {
     const prev = this.written.get(svc.key);
-    if (prev) {
-      for (const [fkey, w] of prev.frontends) this.planFrontendRemoval(plan, svc.key, fkey, w);
-      for (const [id, key] of prev.backends) this.planBackendRemoval(plan, txn, id, key);
-    } else {
-      // Written by a previous run of the agent: what the row says is what it wrote.
-      for (const fe of frontendEntries(svc, this.layout())) {
-        this.planFrontendRemoval(plan, svc.key, fe.frontend, { key: fe.key, revNat: fe.revNat, slots: fe.slots.length, sourceRanges: fe.sourceRanges, maglev: fe.maglev?.signature });
-      }
-      for (const b of svc.backends) this.planBackendRemoval(plan, txn, b.id, `${b.address}:${b.port}/${b.protocol}`);
-    }
+    // Without a record (written by a previous run of the agent), what the row says is what it wrote.
+    const w = prev ?? { row: svc, layout: plan.layout };
+    const frontends = writtenFrontends(w);
+    for (const f of frontends) this.planFrontendRemoval(plan, svc.key, f);
+    const backends = writtenBackends(w.row);
+    backends.ids.forEach((id, i) => this.planBackendRemoval(plan, txn, id, backends.keys[i]));
     return () => {
-      if (prev) this.disown(svc.key, prev.frontends);
+      if (prev) this.disown(svc.key, frontends);
       this.written.delete(svc.key);
     };
   }

@@ -12,7 +12,7 @@ import { ApiError } from '../../pkg/api/index.js';
 import { BackendState, SVC_F_AFFINITY, SVC_F_LOCAL, SVC_F_MAGLEV, SVC_F_SOURCE_RANGE } from '../../pkg/datapath/index.js';
 import type { Table } from '../../pkg/statedb/index.js';
 import { FakeLbMaps } from './fake.js';
-import { JsonLinesStore } from '../../pkg/statefile/index.js';
+import { IdJournal } from './id-journal.js';
 import { TEST_NODE, type ServiceLbTestHive, applyAndWait, deleteAndWait, putEndpoints, serviceLbTestHive, testEndpoint } from './testhive.js';
 import type { LbBackend, LbService, ServiceJSON } from './types.js';
 
@@ -348,8 +348,10 @@ describe('service-lb cell across restarts', () => {
     const cOnly = c.backends.find((b) => b.address === '10.244.31.3')!;
     assert.ok(!maps.backends.has(cOnly.id), "c's own backend pruned");
     assert.ok(maps.master('10.96.31.2', 80, TCP), 'b kept');
-    const stored = new JsonLinesStore<number>(path.join(dir, 'service-lb', 'ids.jsonl')).load();
-    assert.ok(!stored.has('frontend 10.96.31.3:80/TCP'), "c's rev-NAT index is no longer reserved");
-    assert.ok(stored.has('frontend 10.96.31.2:80/TCP'));
+    const journal = new IdJournal(path.join(dir, 'service-lb', 'ids.jsonl'));
+    journal.load();
+    const stored = journal.entries('frontend');
+    assert.ok(!stored.has('10.96.31.3:80/TCP'), "c's rev-NAT index is no longer reserved");
+    assert.ok(stored.has('10.96.31.2:80/TCP'));
   });
 });

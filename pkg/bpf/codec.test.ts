@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import {
   array, be16, be32, bytes, type CodecValue, i32, ipv4, ipv6, mac, pad, struct, u16, u32, u32Codec, u64, u64Codec, u8,
@@ -73,6 +74,11 @@ describe('encode and decode', () => {
     const buf = Buffer.alloc(16, 0xff);
     s.encode({ a: 1, b: 2 }, buf, 4);
     assert.equal(buf.toString('hex'), 'ffffffff' + '01000000' + '02000000' + '00000000');
+    // A long run of padding (zeroed in one go) and a nested struct.
+    const wide = struct('wide', { a: u8, p: pad(12), b: u32, n: s });
+    const big = Buffer.alloc(wide.size + 2, 0xff);
+    wide.encode({ a: 7, b: 9, n: { a: 1, b: 2 } }, big, 1);
+    assert.equal(big.toString('hex'), 'ff' + '07' + '00'.repeat(15) + '09000000' + '01000000' + '02000000' + '00000000' + 'ff');
   });
 
   test('all field types round-trip', { timeout: 5_000 }, () => {
@@ -125,6 +131,23 @@ describe('encode and decode', () => {
     assert.equal(u64Codec.decode(Buffer.from('0100000000000080', 'hex')), 0x8000000000000001n);
     assert.equal(u32Codec.fields.length, 0);
     assert.equal(u32Codec.cName, '__u32');
+  });
+
+  test('ipv4 accepts exactly what net.isIPv4 accepts', { timeout: 5_000 }, () => {
+    const cases = ['0.0.0.0', '255.255.255.255', '10.244.1.5', '1.2.3.4', '01.2.3.4', '1.2.3.04', '00.1.1.1', '256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3',
+      '.1.2.3', '1.2.3.', '1.2.3.4 ', ' 1.2.3.4', '1.2.3.a', '1234.1.1.1', '::1', '', '1.2.3.-4', '9.99.199.249'];
+    for (const c of cases) {
+      const buf = Buffer.alloc(4);
+      let ok = true;
+      try {
+        ipv4.write(buf, 0, c);
+      } catch {
+        ok = false;
+      }
+      assert.equal(ok, net.isIPv4(c), c);
+      if (ok) assert.equal(ipv4.read(buf, 0), c);
+    }
+    assert.throws(() => ipv4.write(Buffer.alloc(4), 0, 7 as unknown as string), /7 is not an IPv4 address/);
   });
 
   test('errors name the struct and the field', { timeout: 5_000 }, () => {

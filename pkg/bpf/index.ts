@@ -8,6 +8,7 @@
 //   tcAttach({ ifindex, direction: 'ingress', progFd: obj.program('cil_from_container').fd });
 //   obj.close();                                                    // attachments and pins stay
 export { assertAligned, checkAlignment, AlignmentError, type AlignmentMismatch } from './align.js';
+export { MapBatch, deleteBatch, updateBatch } from './batch.js';
 export { Btf, BtfKind, type BtfMember, type BtfType, type BtfVarSecinfo } from './btf.js';
 export {
   cgroupAttach, cgroupDetach, cgroupQuery, CgroupAttachType, createCgroup, findCgroup2Mount, isCgroup2, mountCgroup2,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { asCodec, bytes, ipv4, mac, pad, struct, u16, u32, u32Codec, u64, u64Codec, u8 } from './codec.js';
+import { MapBatch, deleteBatch, updateBatch } from './batch.js';
 import { BpfError } from './errors.js';
 import { BpfMap, MapType, PinnedMapMismatchError } from './map.js';
 import { isPinned, numPossibleCpus } from './pin.js';
@@ -98,6 +99,26 @@ describe('BpfMap', () => {
     }
     });
   }
+
+  test('batches: one update of many entries, deletes that skip absent keys, a full map refuses the rest', { timeout: 15_000 }, () => {
+    const m = track(BpfMap.create({ type: MapType.Hash, name: 'cb_batch', key: endpointKey, value: u32Codec, maxEntries: 1000 }));
+    const key = { ip4: '10.244.251.0', family: 1, key: 0, cluster_id: 0 };
+    const batch = new MapBatch(endpointKey, u32Codec, 1);
+    for (let i = 0; i < 900; i++) {
+      key.ip4 = `10.244.251.${i % 250}`;
+      key.cluster_id = Math.floor(i / 250);
+      batch.add(key, i);
+    }
+    updateBatch(m, batch);
+    assert.equal([...m.keys()].length, 900);
+    assert.equal(m.get({ ip4: '10.244.251.7', family: 1, key: 0, cluster_id: 3 }), 757);
+    const gone = [{ ip4: '10.244.251.1', family: 1, key: 0, cluster_id: 0 }, { ip4: '10.244.251.1', family: 9, key: 0, cluster_id: 0 }, { ip4: '10.244.251.2', family: 1, key: 0, cluster_id: 0 }];
+    assert.equal(deleteBatch(m, gone), 2, 'the absent key in the middle is skipped');
+    assert.equal([...m.keys()].length, 898);
+    const more = MapBatch.of(endpointKey, u32Codec, Array.from({ length: 200 }, (_, i) => [{ ip4: '10.244.251.9', family: 2, key: i, cluster_id: 0 }, i] as const));
+    assert.throws(() => updateBatch(m, more), (e: unknown) => e instanceof BpfError && /bpf_map_update_batch\(cb_batch\)/.test(e.message) && /after 102 of 200/.test(e.message));
+    assert.throws(() => updateBatch(m, new MapBatch(u32Codec, u32Codec) as unknown as typeof batch), /not the map's/);
+  });
 
   test('LRU hash evicts instead of failing when full', { timeout: 15_000 }, () => {
     const m = track(BpfMap.create({ type: MapType.LruHash, name: 'cb_lru', key: u32Codec, value: u32Codec, maxEntries: 64 }));

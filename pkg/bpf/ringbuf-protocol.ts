@@ -10,7 +10,9 @@ export interface RingWorkerData {
   readonly budget: number;
   /** Timeout of one ring_buffer__poll; bounds how long stop() takes when the ring is idle. */
   readonly pollTimeoutMs: number;
-  /** Int32 slot 0 becomes 1 when the worker must stop. */
+  /** How long the worker waits after a poll that found records, so that more gather; 0 = never. */
+  readonly coalesceMs: number;
+  /** Int32 slot 0 becomes 1 when the worker must stop (and is notified, ending a coalescing wait). */
   readonly stop: SharedArrayBuffer;
 }
 

@@ -27,8 +27,14 @@ function newBatch(capacity: number): { ab: ArrayBuffer; buf: Buffer; addr: bigin
 
 function flush(): void {
   if (batch.count === 0) return;
-  post({ type: 'batch', buf: batch.ab, count: batch.count, used: batch.used }, [batch.ab]);
-  batch = newBatch(data.batchBytes);
+  // Transfer a copy of just the used bytes and keep the batch buffer. Transferring the whole buffer
+  // meant allocating (and zeroing) a fresh batchBytes one after every poll: when events trickle in a
+  // few per poll that zeroing cost more than the records (bench/throughput, crr).
+  const out = new ArrayBuffer(batch.used);
+  new Uint8Array(out).set(new Uint8Array(batch.ab, 0, batch.used));
+  post({ type: 'batch', buf: out, count: batch.count, used: batch.used }, [out]);
+  batch.used = 0;
+  batch.count = 0;
 }
 
 function onSample(_ctx: CPtr | null, sample: CPtr, size: number | bigint): number {
@@ -66,6 +72,12 @@ function run(): void {
         break;
       }
       flush();
+      // Coalesce wake-ups: after a poll that found records (but did not exhaust its budget: then a flood
+      // is waiting and draining goes on at once), let records gather for a moment. The kernel wakes a
+      // consumer that has caught up on every record, so a fast one woke (and woke the main thread) for
+      // every few events under a connection flood: context switches then cost the agent most of a core
+      // (bench/throughput, crr). An idle ring still delivers its first record at once.
+      if (handledThisPoll > 0 && handledThisPoll < data.budget && data.coalesceMs > 0) Atomics.wait(stopFlag, 0, 0, data.coalesceMs);
     }
   } finally {
     lib.ring_buffer__free(rb);

@@ -14,6 +14,12 @@ export interface RingBufferOptions {
   readonly budget?: number;
   /** Poll timeout in ms: an idle worker notices stop() within it; default 50. */
   readonly pollTimeoutMs?: number;
+  /**
+   * After a poll that found records, wait this long (ms) before the next one so records gather: fewer
+   * wake-ups of the worker and the main thread under a steady stream, at the price of up to this much
+   * delivery delay (a record arriving on an idle ring is still delivered at once). Default 2; 0 = off.
+   */
+  readonly coalesceMs?: number;
   /** Called when the worker fails or the records callback throws; default: process.emitWarning. */
   readonly onError?: (error: Error) => void;
 }
@@ -50,7 +56,7 @@ export class RingBufferReader {
   ) {
     const data: RingWorkerData = {
       fd, batchBytes: options.batchBytes ?? 256 * 1024, budget: options.budget ?? 8192,
-      pollTimeoutMs: options.pollTimeoutMs ?? 50, stop: this.stopFlag.buffer,
+      pollTimeoutMs: options.pollTimeoutMs ?? 50, coalesceMs: options.coalesceMs ?? 2, stop: this.stopFlag.buffer,
     };
     this.worker = new Worker(new URL('./ringbuf-worker.js', import.meta.url), { workerData: data });
     let readyResolve!: () => void;
@@ -118,7 +124,7 @@ export class RingBufferReader {
    * closed. Takes at most about one poll timeout. Idempotent.
    */
   stop(): Promise<void> {
-    this.stopping ??= (Atomics.store(this.stopFlag, 0, 1), this.done);
+    this.stopping ??= (Atomics.store(this.stopFlag, 0, 1), Atomics.notify(this.stopFlag, 0), this.done);
     return this.stopping;
   }
 

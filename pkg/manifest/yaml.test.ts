@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { YamlSyntaxError, parseDocument, parseDocuments } from './index.js';
+import { YamlSyntaxError, parseDocument, parseDocuments, parseText } from './index.js';
 
 describe('manifest documents', () => {
   test('multi-document YAML, empty documents kept as null so indexes match', () => {
@@ -10,6 +10,10 @@ describe('manifest documents', () => {
   test('JSON takes the fast path, and broken JSON still gets a positioned error', () => {
     assert.deepEqual(parseDocuments('  {"kind": "List", "items": []}'), [{ kind: 'List', items: [] }]);
     assert.throws(() => parseDocuments('{"a": 1,,}'), YamlSyntaxError);
+    // parseText says which way the text was read.
+    assert.deepEqual(parseText('\n[1, 2]\n'), { documents: [[1, 2]], json: true });
+    assert.deepEqual(parseText('{a: 1}'), { documents: [{ a: 1 }], json: false }, 'flow YAML, not JSON');
+    assert.deepEqual(parseText('a: 1\n'), { documents: [{ a: 1 }], json: false });
   });
 
   test('syntax errors name the document and line', () => {

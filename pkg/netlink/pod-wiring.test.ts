@@ -127,6 +127,25 @@ test('wirePod leaves nothing behind when it fails', { timeout: 30_000 }, () => {
   assert.equal(nl.getLink('cnlxca'), undefined);
 });
 
+test('beforePodUp runs with the host end\'s ifindex while the pod end is still down; its error undoes the wiring', { timeout: 30_000 }, () => {
+  let seen: { ifindex: number; podUp: boolean; podAddrs: number } | undefined;
+  const w = wirePod(nl, {
+    ...spec(podA, 'cnlxca', '10.244.250.10'),
+    beforePodUp: (ifindex) => {
+      const eth0 = ipJson<IpLink[]>('-n', podA, 'addr', 'show', 'dev', 'eth0')[0];
+      seen = { ifindex, podUp: eth0.flags.includes('UP'), podAddrs: eth0.addr_info?.length ?? 0 };
+    },
+  });
+  try {
+    assert.deepEqual(seen, { ifindex: w.hostIfindex, podUp: false, podAddrs: 0 });
+  } finally {
+    unwirePod(nl, 'cnlxca');
+  }
+  assert.throws(() => wirePod(nl, { ...spec(podA, 'cnlxca', '10.244.250.10'), beforePodUp: () => { throw new Error('attach failed'); } }), /attach failed/);
+  assert.equal(nl.getLink('cnlxca'), undefined, 'host side rolled back');
+  assert.deepEqual(ipJson<IpLink[]>('-n', podA, 'link', 'show').map((l) => l.ifindex), [1], 'pod side gone with it');
+});
+
 test('wirePod latency (measured, not asserted)', { timeout: 120_000 }, (t) => {
   const runs = 50;
   const wire: number[] = [];

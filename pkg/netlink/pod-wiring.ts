@@ -35,6 +35,12 @@ export interface PodWiringSpec {
   readonly hostMac?: string;
   /** MAC address of the pod end (default: the kernel's random one). */
   readonly podMac?: string;
+  /**
+   * Called once the veth exists and before the pod end comes up, with the host end's ifindex: the place
+   * to attach programs to the host end, so that no packet of the pod passes it unfiltered (and the
+   * clsact qdisc is not created under live traffic). An exception from it undoes the wiring.
+   */
+  readonly beforePodUp?: (hostIfindex: number) => void;
 }
 
 /** The devices `wirePod` created. Indexes are each in their own netns. */
@@ -60,6 +66,8 @@ function disableIpv6(): void {
  * Afterwards the pod has: IPv6 disabled (net.ipv6.conf.all.disable_ipv6=1, set before the device appears),
  * `podIfname` up with `podIp/32`, `gatewayIp dev podIfname scope link`, and
  * `default via gatewayIp dev podIfname onlink`; the host end is up (and routed, with `hostRoute`).
+ *
+ * `beforePodUp` runs after the veth is created and before the pod end is configured and brought up.
  *
  * Kernel round trips: one setns pair (sysctl + a netlink socket inside the pod netns), one on the node
  * (veth created with the host end up and its peer born in the pod netns, echoed back with the peer's
@@ -93,6 +101,7 @@ export function wirePod(host: Netlink, spec: PodWiringSpec): PodWiring {
     if (podIfindex === undefined || hostLink.mac === undefined) {
       throw new NetlinkError(`RTM_NEWLINK veth ${spec.hostIfname}`, Errno.EINVAL, 'the kernel did not report the peer ifindex');
     }
+    spec.beforePodUp?.(hostLink.index);
     // Order matters: an onlink route needs its device up.
     const replies = pod.transact([
       setLinkRequest(podIfindex, { up: true }),

@@ -8,7 +8,6 @@
 
 import { Observable, Subject, asapScheduler, defer, filter, observeOn, of, take } from 'rxjs';
 import { type Owner, PMap } from './part.js';
-import { keys } from './keys.js';
 import type { Change, ChangeIterator, Index, Key, Query, RWTable, ReadTxn, Revision, Table, TableMeta, WriteTxn } from './types.js';
 
 /** Table definition: name, primary index, optional secondary indexes and table formatting. */
@@ -63,25 +62,34 @@ export class RevisionCompactedError extends Error {
   }
 }
 
+/** An object as stored: with its revision and the keys it has in each secondary index. */
 interface Entry<T> {
   readonly obj: T;
   readonly rev: Revision;
+  /**
+   * Per secondary index (in definition order), the keys this object is stored under in that index's
+   * map (non-unique: key + '\0' + primary key). Kept so that replacing or deleting the object does
+   * not compute its old keys again.
+   */
+  readonly skeys: readonly (readonly Key[])[];
 }
 
 interface TableState<T> {
   readonly revision: Revision;
   readonly primary: PMap<Entry<T>>;
-  /** Unique secondary: key → entry. Non-unique: key + '\0' + primary key → entry. */
-  readonly secondary: ReadonlyMap<string, PMap<Entry<T>>>;
-  /** Revision (keys.uint) → primary key of the object written at that revision. */
-  readonly byRev: PMap<Key>;
+  /** Per secondary index (in definition order): unique, key → entry; non-unique, key + '\0' + primary key → entry. */
+  readonly secondary: readonly PMap<Entry<T>>[];
+  /** Revision → the object written at that revision (only live objects: a replaced or deleted one leaves). */
+  readonly byRev: PMap<Entry<T>, number>;
   readonly initPending: ReadonlySet<string>;
 }
 
 type States = ReadonlyMap<string, TableState<unknown>>;
 
 /** A table state a write transaction owns and updates in place. */
-type Working<T> = { -readonly [K in keyof TableState<T>]: TableState<T>[K] } & { secondary: Map<string, PMap<Entry<T>>> };
+type Working<T> = { -readonly [K in keyof TableState<T>]: TableState<T>[K] } & { secondary: PMap<Entry<T>>[] };
+
+const NO_KEYS: readonly (readonly Key[])[] = [];
 
 class ReadTxnImpl implements ReadTxn {
   readonly kind: 'read' | 'write' = 'read';
@@ -140,10 +148,6 @@ class WriteTxnImpl extends ReadTxnImpl implements WriteTxn {
     this.closed = why;
     this.db.unlock(this.locked);
   }
-}
-
-function emptyState<T>(): TableState<T> {
-  return { revision: 0, primary: PMap.empty(), secondary: new Map(), byRev: PMap.empty(), initPending: new Set() };
 }
 
 const NUL = '\0';
@@ -238,6 +242,12 @@ class TableImpl<T> implements RWTable<T> {
   readonly header: readonly string[];
   private readonly indexes: ReadonlyMap<string, Index<T, unknown>>;
   private readonly secondaries: readonly Index<T, unknown>[];
+  /** Secondary index name → its position in `secondaries` (and in a state's `secondary`). */
+  private readonly secondaryPos: ReadonlyMap<string, number>;
+  /** The state of a table nobody wrote yet. */
+  private readonly empty: TableState<T>;
+  /** Scratch for PMap's previous-value result (one insert or delete at a time: JS is single-threaded). */
+  private readonly prev: { value: Entry<T> | undefined } = { value: undefined };
   private readonly commits = new Subject<void>();
   private readonly graveyard: { rev: Revision; pk: Key; obj: T }[] = [];
   /** Deletions at or below this revision may have been dropped from the graveyard. */
@@ -253,6 +263,8 @@ class TableImpl<T> implements RWTable<T> {
     this.header = def.header ?? ['Key', 'Object'];
     this.indexes = new Map([def.primary, ...(def.secondary ?? [])].map((i) => [i.name, i]));
     this.secondaries = def.secondary ?? [];
+    this.secondaryPos = new Map(this.secondaries.map((s, i) => [s.name, i]));
+    this.empty = { revision: 0, primary: PMap.empty(), secondary: this.secondaries.map(() => PMap.empty()), byRev: PMap.empty(), initPending: new Set() };
     this.retention = def.graveyardRetention ?? 1024;
   }
 
@@ -260,7 +272,7 @@ class TableImpl<T> implements RWTable<T> {
 
   private state(txn: ReadTxn): TableState<T> {
     const st = (txn as ReadTxnImpl).states.get(this.name) as TableState<T> | undefined;
-    return st ?? emptyState<T>();
+    return st ?? this.empty;
   }
 
   /** Reading inside a write txn hands out iterators over its maps: stop editing those nodes in place. */
@@ -271,9 +283,9 @@ class TableImpl<T> implements RWTable<T> {
 
   private indexMap(st: TableState<T>, name: string): { map: PMap<Entry<T>>; unique: boolean } {
     if (name === this.def.primary.name) return { map: st.primary, unique: true };
-    const idx = this.indexes.get(name);
-    if (!idx) throw new Error(`table ${this.name} has no index ${name}`);
-    return { map: st.secondary.get(name) ?? PMap.empty(), unique: idx.unique };
+    const pos = this.secondaryPos.get(name);
+    if (pos === undefined) throw new Error(`table ${this.name} has no index ${name}`);
+    return { map: st.secondary[pos], unique: this.secondaries[pos].unique };
   }
 
   numObjects(txn: ReadTxn): number {
@@ -289,11 +301,19 @@ class TableImpl<T> implements RWTable<T> {
     return [...this.state(txn).initPending];
   }
 
+  /** The entry a query finds (the first by primary key for a non-unique index). */
+  private find(txn: ReadTxn, q: Query<T>): Entry<T> | undefined {
+    const st = this.state(txn);
+    // The primary index first, without indexMap's result object: lookups by key are the common case.
+    if (q.index === this.def.primary.name) return st.primary.get(q.key);
+    const { map, unique } = this.indexMap(st, q.index);
+    if (unique) return map.get(q.key);
+    for (const [, first] of map.prefix(q.key + NUL)) return first;
+    return undefined;
+  }
+
   getWithRevision(txn: ReadTxn, q: Query<T>): [T, Revision] | undefined {
-    const { map, unique } = this.indexMap(this.state(txn), q.index);
-    let e: Entry<T> | undefined;
-    if (unique) e = map.get(q.key);
-    else for (const [, first] of map.prefix(q.key + NUL)) return [first.obj, first.rev];
+    const e = this.find(txn, q);
     return e ? [e.obj, e.rev] : undefined;
   }
 
@@ -307,7 +327,7 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   get(txn: ReadTxn, q: Query<T>): T | undefined {
-    return this.getWithRevision(txn, q)?.[0];
+    return this.find(txn, q)?.obj;
   }
 
   list(txn: ReadTxn, q: Query<T>): T[] {
@@ -385,10 +405,7 @@ class TableImpl<T> implements RWTable<T> {
         const upto = st.revision;
         if (upto <= seen) return [];
         const out: Change<T>[] = [];
-        for (const [, pk] of st.byRev.entries(keys.uint(seen + 1))) {
-          const e = st.primary.get(pk)!;
-          out.push({ object: e.obj, revision: e.rev, deleted: false });
-        }
+        st.byRev.forEach((e) => out.push({ object: e.obj, revision: e.rev, deleted: false }), seen + 1);
         const delFloor = Math.max(seen, deletesFrom);
         const dels = this.graveyard.filter((d) => d.rev > delFloor && d.rev <= upto);
         if (dels.length) {
@@ -455,22 +472,23 @@ class TableImpl<T> implements RWTable<T> {
 
   // --- writes --------------------------------------------------------------------------------------
 
-  private writable(txn: WriteTxn): { w: WriteTxnImpl; st: TableState<T> } {
+  /** The transaction as ours, after checking that it is open and holds this table. */
+  private writer(txn: WriteTxn): WriteTxnImpl {
     const w = txn as WriteTxnImpl;
     if (w.closed) throw new TransactionClosedError(w.closed);
     if (!w.locked.has(this.name)) throw new TableNotLockedError(this.name);
-    return { w, st: this.state(w) };
+    return w;
   }
 
   /**
    * The transaction's own copy of this table's state, created on its first write and then updated in place:
-   * a bulk insert of N objects copies the state (and the secondary-index map) once, not N times. Safe
+   * a bulk insert of N objects copies the state (and the secondary-index list) once, not N times. Safe
    * because the copy is only published at commit, after which the transaction is closed.
    */
   private working(w: WriteTxnImpl): Working<T> {
     const cur = this.state(w);
     if (w.working.has(cur)) return cur as Working<T>;
-    const st: Working<T> = { revision: cur.revision, primary: cur.primary, secondary: new Map(cur.secondary), byRev: cur.byRev, initPending: cur.initPending };
+    const st: Working<T> = { revision: cur.revision, primary: cur.primary, secondary: cur.secondary.slice(), byRev: cur.byRev, initPending: cur.initPending };
     w.working.add(st);
     w.put(this.name, st);
     return st;
@@ -482,69 +500,107 @@ class TableImpl<T> implements RWTable<T> {
     return ks[0];
   }
 
+  /** The keys `obj` goes under in each secondary index's map. */
+  private secondaryKeys(obj: T, pk: Key): readonly (readonly Key[])[] {
+    const n = this.secondaries.length;
+    if (n === 0) return NO_KEYS;
+    const out = new Array<readonly Key[]>(n);
+    for (let i = 0; i < n; i++) {
+      const idx = this.secondaries[i];
+      const ks = idx.fromObject(obj);
+      out[i] = idx.unique ? ks : ks.map((k) => k + NUL + pk);
+    }
+    return out;
+  }
+
   insert(txn: WriteTxn, obj: T): T | undefined {
-    const { w } = this.writable(txn);
+    return this.write(txn, obj, undefined);
+  }
+
+  /** insert, or with `expectRev` compareAndSwap: one walk down the primary tree either way. */
+  private write(txn: WriteTxn, obj: T, expectRev: Revision | undefined): T | undefined {
+    const w = this.writer(txn);
     if (obj !== null && typeof obj === 'object') Object.freeze(obj);
     const pk = this.pk(obj);
     const st = this.working(w);
-    const old = st.primary.get(pk);
-    // Index keys and unique-index clashes first: a rejected insert must leave the state untouched.
-    const secondaryKeys: [Index<T, unknown>, readonly Key[], readonly Key[]][] = [];
-    for (const idx of this.secondaries) {
-      const keysNew = idx.fromObject(obj);
-      if (idx.unique) {
-        const m = st.secondary.get(idx.name);
-        for (const k of keysNew) {
-          const clash = m?.get(k);
-          if (clash && this.pk(clash.obj) !== pk) throw new Error(`table ${this.name}: unique index ${idx.name} already holds key ${JSON.stringify(k)}`);
-        }
-      }
-      secondaryKeys.push([idx, old ? idx.fromObject(old.obj) : [], keysNew]);
-    }
-    const rev = st.revision + 1;
-    const entry: Entry<T> = { obj, rev };
     const o = w.owner;
-    if (old) st.byRev = st.byRev.delete(keys.uint(old.rev), o);
-    st.byRev = st.byRev.set(keys.uint(rev), pk, o);
-    for (const [idx, keysOld, keysNew] of secondaryKeys) {
-      let m = st.secondary.get(idx.name) ?? PMap.empty<Entry<T>>();
-      for (const k of keysOld) m = m.delete(idx.unique ? k : k + NUL + pk, o);
-      for (const k of keysNew) m = m.set(idx.unique ? k : k + NUL + pk, entry, o);
-      st.secondary.set(idx.name, m);
+    const rev = st.revision + 1;
+    const entry: Entry<T> = { obj, rev, skeys: this.secondaryKeys(obj, pk) };
+    // One walk down the primary tree sets the new entry and finds the old one.
+    st.primary = st.primary.set(pk, entry, o, this.prev);
+    const old = this.prev.value;
+    this.prev.value = undefined;
+    if (expectRev !== undefined && (old?.rev ?? 0) !== expectRev) {
+      st.primary = old ? st.primary.set(pk, old, o) : st.primary.delete(pk, o);
+      throw new RevisionMismatchError(this.name, expectRev, old?.rev ?? 0);
     }
-    st.primary = st.primary.set(pk, entry, o);
+    if (this.secondaries.length) {
+      try {
+        this.checkUnique(st, entry, old);
+      } catch (err) {
+        // A rejected insert leaves the state untouched.
+        st.primary = old ? st.primary.set(pk, old, o) : st.primary.delete(pk, o);
+        throw err;
+      }
+      for (let i = 0; i < this.secondaries.length; i++) {
+        let m = st.secondary[i];
+        const keysNew = entry.skeys[i];
+        // Keys the object keeps are overwritten in place by the set below; only dropped ones are deleted.
+        if (old) {
+          const keysOld = old.skeys[i];
+          for (let j = 0; j < keysOld.length; j++) if (!keysNew.includes(keysOld[j])) m = m.delete(keysOld[j], o);
+        }
+        for (let j = 0; j < keysNew.length; j++) m = m.set(keysNew[j], entry, o);
+        st.secondary[i] = m;
+      }
+    }
+    if (old) st.byRev = st.byRev.delete(old.rev, o);
+    st.byRev = st.byRev.set(rev, entry, o);
     st.revision = rev;
     return old?.obj;
   }
 
+  /** Throws when a unique secondary key of `entry` belongs to another object. */
+  private checkUnique(st: TableState<T>, entry: Entry<T>, old: Entry<T> | undefined): void {
+    for (let i = 0; i < this.secondaries.length; i++) {
+      const idx = this.secondaries[i];
+      if (!idx.unique) continue;
+      const keys = entry.skeys[i];
+      for (let j = 0; j < keys.length; j++) {
+        const k = keys[j];
+        if (old && old.skeys[i].includes(k)) continue;
+        const clash = st.secondary[i].get(k);
+        if (clash && clash !== old) throw new Error(`table ${this.name}: unique index ${idx.name} already holds key ${JSON.stringify(k)}`);
+      }
+    }
+  }
+
   modify(txn: WriteTxn, obj: T, merge: (old: T, nu: T) => T): T | undefined {
-    const { st } = this.writable(txn);
+    const st = this.state(this.writer(txn));
     const old = st.primary.get(this.pk(obj));
     return this.insert(txn, old ? merge(old.obj, obj) : obj);
   }
 
   compareAndSwap(txn: WriteTxn, rev: Revision, obj: T): T | undefined {
-    const { st } = this.writable(txn);
-    const cur = st.primary.get(this.pk(obj))?.rev ?? 0;
-    if (cur !== rev) throw new RevisionMismatchError(this.name, rev, cur);
-    return this.insert(txn, obj);
+    return this.write(txn, obj, rev);
   }
 
   delete(txn: WriteTxn, obj: T): T | undefined {
-    const { w } = this.writable(txn);
+    const w = this.writer(txn);
     const pk = this.pk(obj);
     const st = this.working(w);
-    const old = st.primary.get(pk);
+    const o = w.owner;
+    st.primary = st.primary.delete(pk, o, this.prev);
+    const old = this.prev.value;
+    this.prev.value = undefined;
     if (!old) return undefined;
     const rev = st.revision + 1;
-    const o = w.owner;
-    for (const idx of this.secondaries) {
-      let m = st.secondary.get(idx.name) ?? PMap.empty<Entry<T>>();
-      for (const k of idx.fromObject(old.obj)) m = m.delete(idx.unique ? k : k + NUL + pk, o);
-      st.secondary.set(idx.name, m);
+    for (let i = 0; i < this.secondaries.length; i++) {
+      let m = st.secondary[i];
+      for (const k of old.skeys[i]) m = m.delete(k, o);
+      st.secondary[i] = m;
     }
-    st.primary = st.primary.delete(pk, o);
-    st.byRev = st.byRev.delete(keys.uint(old.rev), o);
+    st.byRev = st.byRev.delete(old.rev, o);
     st.revision = rev;
     const dels = w.deletes.get(this as TableImpl<unknown>) ?? [];
     dels.push({ rev, pk, obj: old.obj });
@@ -557,10 +613,10 @@ class TableImpl<T> implements RWTable<T> {
   }
 
   registerInitializer(txn: WriteTxn, name: string): (txn: WriteTxn) => void {
-    const st = this.working(this.writable(txn).w);
+    const st = this.working(this.writer(txn));
     st.initPending = new Set([...st.initPending, name]);
     return (done: WriteTxn) => {
-      const st2 = this.working(this.writable(done).w);
+      const st2 = this.working(this.writer(done));
       const pending = new Set(st2.initPending);
       pending.delete(name);
       st2.initPending = pending;

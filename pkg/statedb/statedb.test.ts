@@ -25,7 +25,7 @@ function podTable(db: DB, retention?: number) {
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
-describe('PMap (persistent treap)', () => {
+describe('PMap (persistent B+tree)', () => {
   test('agrees with a Map under random operations and keeps old versions intact', () => {
     let pm = PMap.empty<number>();
     const ref = new Map<string, number>();
@@ -46,6 +46,55 @@ describe('PMap (persistent treap)', () => {
     assert.equal(pm.size, ref.size);
     assert.deepEqual([...pm.entries()], [...ref.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
     for (const [v, expected] of versions) assert.deepEqual([...v.entries()], expected);
+  });
+
+  test('deep trees: splits, merges and snapshots with thousands of keys', () => {
+    // 20,000 keys make a tree three levels deep; deleting most of them merges nodes back.
+    const owner = {};
+    let pm = PMap.empty<number>();
+    const keysOf = (n: number) => Array.from({ length: n }, (_, i) => `key-${String((i * 7919) % n).padStart(6, '0')}`);
+    const all = keysOf(20_000);
+    for (const [i, k] of all.entries()) pm = pm.set(k, i, owner);
+    const full = pm;
+    const sorted = [...all].sort();
+    assert.equal(full.size, 20_000);
+    assert.deepEqual([...full.entries()].map(([k]) => k), sorted);
+    // Deletes with a new owner leave the full snapshot intact.
+    const owner2 = {};
+    for (const [i, k] of all.entries()) if (i % 10 !== 0) pm = pm.delete(k, owner2);
+    assert.equal(pm.size, 2_000);
+    assert.deepEqual([...pm.entries()].map(([k]) => k), all.filter((_, i) => i % 10 === 0).sort());
+    assert.deepEqual([...full.entries()].map(([k]) => k), sorted);
+    assert.equal(full.get(all[1]), 1);
+    assert.equal(pm.get(all[1]), undefined);
+    assert.equal(pm.get(all[10]), 10);
+    // Lower bound from between keys, across node boundaries.
+    assert.deepEqual([...full.entries('key-010000x')].slice(0, 2).map(([k]) => k), ['key-010001', 'key-010002']);
+    // forEach visits what entries yields, from any key.
+    for (const from of [undefined, 'key-010000x', 'key-000000', 'key-019999', 'zzz']) {
+      const seen: string[] = [];
+      full.forEach((_, k) => seen.push(k), from);
+      assert.deepEqual(seen, [...full.entries(from)].map(([k]) => k), `from ${from}`);
+    }
+    // Numeric keys order numerically.
+    let nm = PMap.empty<string, number>();
+    for (let i = 1000; i > 0; i--) nm = nm.set(i, `v${i}`);
+    assert.deepEqual([...nm.entries(998)].map(([k]) => k), [998, 999, 1000]);
+    for (let i = 1; i <= 1000; i++) nm = nm.delete(i);
+    assert.equal(nm.size, 0);
+    assert.deepEqual([...nm.entries()], []);
+  });
+
+  test('set and delete report the previous value', () => {
+    const prev: { value: number | undefined } = { value: undefined };
+    let pm = PMap.empty<number>().set('a', 1, {}, prev);
+    assert.equal(prev.value, undefined);
+    pm = pm.set('a', 2, {}, prev);
+    assert.equal(prev.value, 1);
+    pm = pm.delete('a', {}, prev);
+    assert.equal(prev.value, 2);
+    assert.equal(pm.delete('a', {}, prev), pm);
+    assert.equal(prev.value, undefined);
   });
 
   test('lower bound and prefix iteration', () => {

@@ -2,11 +2,12 @@
 // them through Cilia's tc programs, conntrack and monitor views, and a clean delete.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { EndpointJSON } from '../../pkg/api/index.js';
-import { CLI_JS, type TestAgent, startAgent } from '../lib/agent.js';
+import { type TestAgent, startAgent } from '../lib/agent.js';
+import { Monitor } from '../lib/monitor.js';
 import { echoOnce, echoServer, nsExec, pingOnce, type NsProcess } from '../lib/netns.js';
 
 const PREFIX = 'te';
@@ -80,21 +81,17 @@ describe('endpoints: create, talk, inspect, delete', { timeout: 180_000 }, () =>
 
   test('`cilia monitor --type drop` reports a spoofed source with its reason', async () => {
     const [a, b] = eps as [EndpointJSON, EndpointJSON];
-    const m = spawn(process.execPath, [CLI_JS, '--socket', agent.socket, 'monitor', '--type', 'drop'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    m.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const m = await Monitor.start(agent, ['--type', 'drop']);
     try {
-      while (!out.includes('Listening for events')) await new Promise((r) => setTimeout(r, 20));
       // A second address inside pod a that the agent never gave it: its packets are spoofed.
       await nsExec(a.netns, 'ip', ['addr', 'add', '10.244.10.250/32', 'dev', 'eth0']);
       await nsExec(a.netns, 'ping', ['-c', '1', '-W', '1', '-I', '10.244.10.250', b.ipv4]);
-      for (let i = 0; i < 100 && !out.includes('Invalid source ip'); i++) await new Promise((r) => setTimeout(r, 50));
-      assert.match(out, new RegExp(`xx drop \\(Invalid source ip\\) .*10\\.244\\.10\\.250 -> ${b.ipv4.replace(/\./g, '\\.')}`));
+      await m.waitFor(new RegExp(`xx drop \\(Invalid source ip\\) .*10\\.244\\.10\\.250 -> ${b.ipv4.replace(/\./g, '\\.')}`));
       const metrics = await agent.cli(['bpf', 'metrics', 'list']);
       assert.match(metrics.stdout, /Invalid source ip\s+EGRESS\s+\d+/);
       assert.match(metrics.stdout, /Forwarded\s+EGRESS\s+\d+/);
     } finally {
-      m.kill();
+      await m.stop();
       await nsExec(a.netns, 'ip', ['addr', 'del', '10.244.10.250/32', 'dev', 'eth0']);
     }
   });

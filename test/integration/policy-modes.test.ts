@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EndpointJSON } from '../../pkg/api/index.js';
 import { type TestAgent, startAgent } from '../lib/agent.js';
-import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/probe.js';
+import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/pod-process.js';
 
 /** An agent in one mode with two endpoints `a` and `b` (labels app=a / app=b) serving TCP 80, 22 and UDP 53. */
 class ModeFixture {
@@ -29,7 +29,7 @@ class ModeFixture {
   async start(): Promise<void> {
     this.agent = await startAgent(`tq-${this.mode}`, { datapath: { prefix: this.prefix, podCidr: this.podCidr }, args: [`--enable-policy=${this.mode}`] });
     for (const n of ['a', 'b'] as const) {
-      this.ep[n] = JSON.parse(await this.cli(['endpoint', 'create', '--name', `${this.prefix}-${n}`, '--labels', `app=${n}`])) as EndpointJSON;
+      this.ep[n] = JSON.parse(await this.agent.cliOk(['endpoint', 'create', '--name', `${this.prefix}-${n}`, '--labels', `app=${n}`])) as EndpointJSON;
       this.pod[n] = await PodProcess.start(this.ep[n].netns, { name: n, tcp: [80, 22], udp: [53] });
     }
     this.host = await PodProcess.start(undefined, { name: 'host' });
@@ -40,16 +40,10 @@ class ModeFixture {
     await this.agent?.cleanup();
   }
 
-  async cli(args: readonly string[]): Promise<string> {
-    const r = await this.agent.cli(args);
-    assert.equal(r.code, 0, `cilia ${args.join(' ')} failed: ${r.stderr}`);
-    return r.stdout;
-  }
-
   async importPolicy(rules: unknown): Promise<void> {
     const file = path.join(this.agent.dir, `policy-${++this.fileNo}.json`);
     fs.writeFileSync(file, JSON.stringify(rules));
-    await this.cli(['policy', 'import', file, '--wait']);
+    await this.agent.cliOk(['policy', 'import', file, '--wait']);
   }
 
   to(n: 'a' | 'b', port: number, proto: 'tcp' | 'udp' = 'tcp'): ProbeTarget & { name: string } {
@@ -72,8 +66,8 @@ describe('--enable-policy=always: every endpoint is enforced both ways, with or 
   after(() => f.stop());
 
   test('without rules nothing passes between endpoints; the host still reaches them', { timeout: 30_000 }, async () => {
-    assert.match(await f.cli(['endpoint', 'list']), new RegExp(`Enabled\\s+Enabled\\s+${f.ep.a.identity}\\s+default/tqm-a`));
-    assert.match(await f.cli(['policy', 'get']), /enforcement: always/);
+    assert.match(await f.agent.cliOk(['endpoint', 'list']), new RegExp(`Enabled\\s+Enabled\\s+${f.ep.a.identity}\\s+default/tqm-a`));
+    assert.match(await f.agent.cliOk(['policy', 'get']), /enforcement: always/);
     await f.expectReach(
       [
         { from: f.pod.a, to: f.to('b', 80), reach: false },
@@ -97,7 +91,7 @@ describe('--enable-policy=always: every endpoint is enforced both ways, with or 
       ],
       'egress and ingress allows',
     );
-    await f.cli(['policy', 'delete', '--all', '--wait']);
+    await f.agent.cliOk(['policy', 'delete', '--all', '--wait']);
     await f.expectReach([{ from: f.pod.a, to: f.to('b', 80), reach: false }], 'rules deleted');
   });
 });
@@ -112,9 +106,9 @@ describe('--enable-policy=never: rules are stored but nothing is enforced', { ti
       { ...INGRESS_B_FROM_A, ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: 'a' } }] }] },
       { endpointSelector: { matchLabels: { app: 'a' } }, egress: [{}] },
     ]);
-    assert.match(await f.cli(['policy', 'get']), /enforcement: never/);
-    assert.match(await f.cli(['endpoint', 'list']), new RegExp(`Disabled\\s+Disabled\\s+${f.ep.b.identity}\\s+default/tqn-b`));
-    const bpf = await f.cli(['bpf', 'policy', 'get', 'tqn-b']);
+    assert.match(await f.agent.cliOk(['policy', 'get']), /enforcement: never/);
+    assert.match(await f.agent.cliOk(['endpoint', 'list']), new RegExp(`Disabled\\s+Disabled\\s+${f.ep.b.identity}\\s+default/tqn-b`));
+    const bpf = await f.agent.cliOk(['bpf', 'policy', 'get', 'tqn-b']);
     assert.doesNotMatch(bpf, /^(Allow|Deny)/m, bpf);
     await f.expectReach(
       [

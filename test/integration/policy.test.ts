@@ -6,13 +6,13 @@
 // Isolation (test/lib/ranges.md): names tq-*, veth/host-device prefix tqa, pod CIDR 10.244.20.0/24.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { EndpointJSON } from '../../pkg/api/index.js';
-import { CLI_JS, type TestAgent, startAgent } from '../lib/agent.js';
-import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/probe.js';
+import { type TestAgent, startAgent } from '../lib/agent.js';
+import { Monitor } from '../lib/monitor.js';
+import { PodProcess, type ProbeTarget, type ReachCase, reachMismatches } from '../lib/pod-process.js';
 
 const APPS = ['app1', 'app2', 'app3'] as const;
 type App = (typeof APPS)[number];
@@ -28,44 +28,6 @@ const L3_RULE = [
   },
 ];
 
-/** `cilia monitor …` running in the background, its output collected. */
-class Monitor {
-  private out = '';
-  private constructor(private readonly proc: ChildProcess) {
-    proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (this.out += d.toString()));
-  }
-
-  /** Starts `cilia monitor ARGS` and waits for its "Listening for events" line. */
-  static async start(agent: TestAgent, args: readonly string[]): Promise<Monitor> {
-    const m = new Monitor(spawn(process.execPath, [CLI_JS, '--socket', agent.socket, 'monitor', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    await m.waitFor(/Listening for events/, 10_000);
-    return m;
-  }
-
-  text(): string {
-    return this.out;
-  }
-
-  /** Resolves with the first line matching `re`; rejects after `timeoutMs` showing what was seen. */
-  async waitFor(re: RegExp, timeoutMs = 5_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const line = this.out.split('\n').find((l) => re.test(l));
-      if (line) return line;
-      if (Date.now() > deadline) throw new Error(`no monitor line matches ${re} after ${timeoutMs} ms; got:\n${this.out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const gone = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGTERM');
-    await gone;
-  }
-}
-
 describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 180_000 }, () => {
   let agent: TestAgent;
   const ep = {} as Record<App, EndpointJSON>;
@@ -73,17 +35,11 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
   let host: PodProcess;
   let fileNo = 0;
 
-  async function cli(args: readonly string[], input?: string): Promise<string> {
-    const r = await agent.cli(args, input);
-    assert.equal(r.code, 0, `cilia ${args.join(' ')} failed: ${r.stderr}`);
-    return r.stdout;
-  }
-
   /** Imports rules (a bare rule array, as `cilia policy import FILE --wait`). */
   async function importPolicy(rules: unknown): Promise<void> {
     const file = path.join(agent.dir, `policy-${++fileNo}.json`);
     fs.writeFileSync(file, JSON.stringify(rules));
-    assert.match(await cli(['policy', 'import', file, '--wait']), /^Revision: \d+/);
+    assert.match(await agent.cliOk(['policy', 'import', file, '--wait']), /^Revision: \d+/);
   }
 
   const tcp = (to: App, port: number): ProbeTarget & { name: string } => ({ proto: 'tcp', host: ep[to].ipv4, port, name: to });
@@ -111,7 +67,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     for (const app of APPS) {
       // app1 declares named ports for the named-port rules.
       const ports = app === 'app1' ? ['--port', 'http=80/TCP', '--port', 'ssh=22/TCP', '--port', 'dns=53/UDP'] : [];
-      ep[app] = JSON.parse(await cli(['endpoint', 'create', '--name', `tq-${app}`, '--labels', `id=${app}`, ...ports])) as EndpointJSON;
+      ep[app] = JSON.parse(await agent.cliOk(['endpoint', 'create', '--name', `tq-${app}`, '--labels', `id=${app}`, ...ports])) as EndpointJSON;
       assert.equal(ep[app].netns, `default-tq-${app}`);
       pod[app] = await PodProcess.start(ep[app].netns, { name: app, tcp: TCP_PORTS, udp: [UDP_PORT] });
     }
@@ -124,14 +80,14 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
   });
 
   afterEach(async () => {
-    await cli(['policy', 'delete', '--all', '--wait']);
+    await agent.cliOk(['policy', 'delete', '--all', '--wait']);
     // Tests that relabel put the labels back themselves; make sure of it for the next test. A label
     // set that went away and came back gets a new identity number: refresh what the tests know.
     for (const app of APPS) {
-      let cur = JSON.parse(await cli(['endpoint', 'get', `tq-${app}`])) as EndpointJSON;
+      let cur = JSON.parse(await agent.cliOk(['endpoint', 'get', `tq-${app}`])) as EndpointJSON;
       if (cur.labels.id !== app || Object.keys(cur.labels).length !== 1) {
         const extra = Object.keys(cur.labels).filter((k) => k !== 'id').flatMap((k) => ['--delete', k]);
-        cur = JSON.parse(await cli(['endpoint', 'labels', `tq-${app}`, '--add', `id=${app}`, ...extra, '--json'])) as EndpointJSON;
+        cur = JSON.parse(await agent.cliOk(['endpoint', 'labels', `tq-${app}`, '--add', `id=${app}`, ...extra, '--json'])) as EndpointJSON;
       }
       ep[app] = cur;
     }
@@ -139,7 +95,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
 
   test('without policy every endpoint reaches every other, TCP and UDP', { timeout: 30_000 }, async () => {
     await expectReach(everything(), 'no policy');
-    const list = await cli(['endpoint', 'list']);
+    const list = await agent.cliOk(['endpoint', 'list']);
     for (const app of APPS) assert.match(list, new RegExp(`Disabled\\s+Disabled\\s+${ep[app].identity}\\s+default/tq-${app}`));
   });
 
@@ -171,16 +127,16 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     }
 
     // What the datapath holds for app1: the rule's entry plus the local host.
-    const bpf = await cli(['bpf', 'policy', 'get', 'tq-app1']);
+    const bpf = await agent.cliOk(['bpf', 'policy', 'get', 'tq-app1']);
     assert.match(bpf, new RegExp(`Allow\\s+Ingress\\s+${ep.app2.identity}\\s+80/TCP`));
     assert.match(bpf, /Allow\s+Ingress\s+1\s+ANY/);
     assert.equal(bpf.match(/^(Allow|Deny)/gm)?.length, 2, bpf);
-    const list = await cli(['endpoint', 'list']);
+    const list = await agent.cliOk(['endpoint', 'list']);
     assert.match(list, new RegExp(`Enabled\\s+Disabled\\s+${ep.app1.identity}\\s+default/tq-app1`));
-    const trace = await cli(['policy', 'trace', '-s', 'id=app3', '-d', 'id=app1', '--dport', '80/tcp']);
+    const trace = await agent.cliOk(['policy', 'trace', '-s', 'id=app3', '-d', 'id=app1', '--dport', '80/tcp']);
     assert.match(trace, /DENIED/i);
 
-    await cli(['policy', 'delete', 'unspec:name=l3-rule', '--wait']);
+    await agent.cliOk(['policy', 'delete', 'unspec:name=l3-rule', '--wait']);
     await expectReach(everything(), 'after deleting the l3-rule');
   });
 
@@ -260,7 +216,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
       ],
       'toCIDR',
     );
-    const ipcache = await cli(['bpf', 'ipcache', 'list']);
+    const ipcache = await agent.cliOk(['bpf', 'ipcache', 'list']);
     assert.match(ipcache, new RegExp(`${ep.app1.ipv4.replace(/\./g, '\\.')}/32\\s+identity=${ep.app1.identity} cidr_identity=[1-9]`), ipcache);
   });
 
@@ -312,12 +268,12 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
   test('a label change flips access: a peer gains and loses the allowed label; the subject leaves the selector', { timeout: 40_000 }, async () => {
     await importPolicy(L3_RULE);
     await expectReach([{ from: pod.app3, to: tcp('app1', 80), reach: false }], 'before relabel');
-    const relabelled = JSON.parse(await cli(['endpoint', 'labels', 'tq-app3', '--add', 'id=app2', '--json'])) as EndpointJSON;
+    const relabelled = JSON.parse(await agent.cliOk(['endpoint', 'labels', 'tq-app3', '--add', 'id=app2', '--json'])) as EndpointJSON;
     assert.equal(relabelled.identity, ep.app2.identity, 'same labels, same identity');
     await expectReach([{ from: pod.app3, to: tcp('app1', 80), reach: true }], 'app3 labelled id=app2');
-    await cli(['endpoint', 'labels', 'tq-app3', '--add', 'id=app3']);
+    await agent.cliOk(['endpoint', 'labels', 'tq-app3', '--add', 'id=app3']);
     await expectReach([{ from: pod.app3, to: tcp('app1', 80), reach: false }], 'app3 labelled back');
-    await cli(['endpoint', 'labels', 'tq-app1', '--add', 'id=other']);
+    await agent.cliOk(['endpoint', 'labels', 'tq-app1', '--add', 'id=other']);
     await expectReach(
       [
         { from: pod.app3, to: tcp('app1', 80), reach: true },
@@ -325,7 +281,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
       ],
       'app1 no longer selected',
     );
-    await cli(['endpoint', 'labels', 'tq-app1', '--add', 'id=app1']);
+    await agent.cliOk(['endpoint', 'labels', 'tq-app1', '--add', 'id=app1']);
     await expectReach([{ from: pod.app3, to: tcp('app1', 80), reach: false }], 'app1 selected again');
   });
 
@@ -348,8 +304,8 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
       const allows = () => verdicts.text().split('\n').filter((l) => l.includes('action allow')).length;
       const before = allows();
       const conn = await pod.app2.open(tcp('app1', 80));
-      for (let i = 0; i < 5; i++) assert.equal((await pod.app2.exchange(conn, `ping ${i}`)).outcome, 'ok');
-      await pod.app2.closeConn(conn);
+      for (let i = 0; i < 5; i++) assert.equal((await conn.exchange(`ping ${i}`)).reply, `app1 ping ${i}`);
+      await conn.close();
       // Events arrive asynchronously: give the last ones time to show up, then count.
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(allows(), before + 1, verdicts.text());
@@ -361,11 +317,11 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
   test('conntrack revalidation: an established connection stops when its allow goes, survives unrelated changes', { timeout: 40_000 }, async () => {
     await importPolicy(L3_RULE);
     const conn = await pod.app2.open(tcp('app1', 80));
-    assert.equal((await pod.app2.exchange(conn, 'one')).outcome, 'ok');
+    assert.equal((await conn.exchange('one')).outcome, 'ok');
     // A change that does not touch this flow (a rule for app3, new revision for every endpoint).
     await importPolicy([{ labels: [{ key: 'name', value: 'other' }], endpointSelector: { matchLabels: { id: 'app3' } }, ingress: [{ fromEndpoints: [{ matchLabels: { id: 'app1' } }] }] }]);
-    assert.equal((await pod.app2.exchange(conn, 'two')).outcome, 'ok', 'an unrelated policy change broke an allowed connection');
-    const objects = await cli(['policy', 'get']);
+    assert.equal((await conn.exchange('two')).outcome, 'ok', 'an unrelated policy change broke an allowed connection');
+    const objects = await agent.cliOk(['policy', 'get']);
     assert.match(objects, /unspec:name=l3-rule/);
     assert.match(objects, /unspec:name=other/);
 
@@ -373,7 +329,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     try {
       // Replace the l3-rule: app1 stays enforced, but now only app3 may come in.
       await importPolicy([{ ...L3_RULE[0], ingress: [{ fromEndpoints: [{ matchLabels: { id: 'app3' } }], toPorts: L3_RULE[0].ingress[0].toPorts }] }]);
-      const r = await pod.app2.exchange(conn, 'three');
+      const r = await conn.exchange('three');
       assert.equal(r.outcome, 'timeout', `the established connection still passes after its allow was removed (${r.outcome})`);
       await drops.waitFor(new RegExp(`drop \\(Policy denied\\).*identity ${ep.app2.identity}->${ep.app1.identity}: ${ep.app2.ipv4}:\\d+ -> ${ep.app1.ipv4}:80 tcp ACK`));
       await expectReach(
@@ -385,7 +341,7 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
       );
     } finally {
       await drops.stop();
-      await pod.app2.closeConn(conn);
+      await conn.close();
     }
   });
 
@@ -393,14 +349,14 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     await importPolicy(L3_RULE);
     const conn = await pod.app2.open(tcp('app1', 80));
     try {
-      assert.equal((await pod.app2.exchange(conn, 'one')).outcome, 'ok');
+      assert.equal((await conn.exchange('one')).outcome, 'ok');
       // No rule changes: app2's new identity removes app1's entry for it (no new repository revision).
-      await cli(['endpoint', 'labels', 'tq-app2', '--add', 'id=other']);
+      await agent.cliOk(['endpoint', 'labels', 'tq-app2', '--add', 'id=other']);
       await expectReach([{ from: pod.app2, to: tcp('app1', 80), reach: false }], 'new connections after the relabel');
-      const r = await pod.app2.exchange(conn, 'two');
+      const r = await conn.exchange('two');
       assert.equal(r.outcome, 'timeout', `the established connection still passes after the peer lost the allowed label (${r.outcome})`);
     } finally {
-      await pod.app2.closeConn(conn);
+      await conn.close();
     }
   });
 
@@ -410,8 +366,8 @@ describe('Cilium policy on a real agent (classic app1/app2/app3)', { timeout: 18
     const r = await agent.cli(['policy', 'import', file, '--wait']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /not supported by Cilia: toFQDNs/);
-    assert.match(await cli(['policy', 'get']), /Revision: \d+ \(enforcement: default\)/);
-    assert.doesNotMatch(await cli(['policy', 'get']), /CiliumRules/);
+    assert.match(await agent.cliOk(['policy', 'get']), /Revision: \d+ \(enforcement: default\)/);
+    assert.doesNotMatch(await agent.cliOk(['policy', 'get']), /CiliumRules/);
     await expectReach([{ from: pod.app2, to: tcp('app1', 22), reach: true }], 'after a rejected import');
   });
 });

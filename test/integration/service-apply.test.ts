@@ -14,37 +14,31 @@ import { promisify } from 'node:util';
 import type { EndpointJSON } from '../../pkg/api/index.js';
 import type { BpfLbJSON, ServiceJSON } from '../../cells/service-lb/types.js';
 import { type TestAgent, startAgent } from '../lib/agent.js';
-import { Pod } from './service-pods.js';
+import { PodProcess, tcp } from '../lib/pod-process.js';
 
 const run = promisify(execFile);
 
 describe('services from cilia apply and the CLI', { timeout: 240_000 }, () => {
   let agent: TestAgent;
   const eps: Record<string, EndpointJSON> = {};
-  const pods: Pod[] = [];
+  const pods: PodProcess[] = [];
   const servers: ChildProcess[] = [];
   let tmp: string;
 
-  async function cli(args: string[], input?: string): Promise<string> {
-    const r = await agent.cli(args, input);
-    assert.equal(r.code, 0, `cilia ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
-
   async function endpoint(name: string, labels: string, ...flags: string[]): Promise<EndpointJSON> {
-    eps[name] = JSON.parse(await cli(['endpoint', 'create', '--name', name, '--labels', labels, ...flags])) as EndpointJSON;
+    eps[name] = JSON.parse(await agent.cliOk(['endpoint', 'create', '--name', name, '--labels', labels, ...flags])) as EndpointJSON;
     return eps[name];
   }
 
-  async function pod(name: string, labels: string, ...flags: string[]): Promise<Pod> {
+  async function pod(name: string, labels: string, ...flags: string[]): Promise<PodProcess> {
     const ep = await endpoint(name, labels, ...flags);
-    const p = await Pod.start(ep.netns, { name, tcp: [8080] });
+    const p = await PodProcess.start(ep.netns, { name, tcp: [8080] });
     pods.push(p);
     return p;
   }
 
   async function services(): Promise<ServiceJSON[]> {
-    return JSON.parse(await cli(['service', 'list', '--json'])) as ServiceJSON[];
+    return JSON.parse(await agent.cliOk(['service', 'list', '--json'])) as ServiceJSON[];
   }
 
   before(async () => {
@@ -54,7 +48,7 @@ describe('services from cilia apply and the CLI', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
-    for (const p of pods) p.stop();
+    for (const p of pods) await p.stop();
     for (const s of servers) s.kill('SIGKILL');
     await agent?.cleanup();
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -89,22 +83,22 @@ endpoints:
 - addresses: ["${eps['ts-web2'].ipv4}"]
   conditions: {ready: false, serving: true, terminating: true}
 `;
-    const out = await cli(['apply', '-f', '-', '--wait'], manifest);
+    const out = await agent.cliOk(['apply', '-f', '-', '--wait'], manifest);
     assert.match(out, /Service\/default\/web applied/);
     assert.match(out, /EndpointSlice\/default\/web-1 applied/);
     // No waiting here: --wait promised the maps already hold it.
-    const lb = JSON.parse(await cli(['bpf', 'lb', 'list', '--json'])) as BpfLbJSON;
+    const lb = JSON.parse(await agent.cliOk(['bpf', 'lb', 'list', '--json'])) as BpfLbJSON;
     const master = lb.services.find((s) => s.frontend === '10.96.31.10:80/TCP');
     assert.ok(master, JSON.stringify(lb.services));
     const byId = new Map(lb.backends.map((b) => [b.id, b]));
     assert.deepEqual(master.slots.map((id) => byId.get(id)?.address), [eps['ts-web1'].ipv4], 'the terminating endpoint gets no slot');
     assert.equal(lb.backends.find((b) => b.address === eps['ts-web2'].ipv4)?.state, 'terminating', 'but stays in the backends map');
-    const text = await cli(['bpf', 'lb', 'list']);
+    const text = await agent.cliOk(['bpf', 'lb', 'list']);
     assert.match(text, new RegExp(`10\\.96\\.31\\.10:80/TCP\\s+0\\.0\\.0\\.0:0 \\(${master.revNat}\\) \\(0\\) \\[ClusterIP\\]`));
-    assert.deepEqual(new Set(await pods[0].hellos('10.96.31.10', 80, 10)), new Set(['ts-web1']));
+    assert.deepEqual(new Set(await pods[0].whoAnswers(tcp('10.96.31.10', 80), 10)), new Set(['ts-web1']));
 
-    await cli(['delete', '-f', '-', '--wait'], manifest);
-    const after = JSON.parse(await cli(['bpf', 'lb', 'list', '--json'])) as BpfLbJSON;
+    await agent.cliOk(['delete', '-f', '-', '--wait'], manifest);
+    const after = JSON.parse(await agent.cliOk(['bpf', 'lb', 'list', '--json'])) as BpfLbJSON;
     assert.equal(after.services.find((s) => s.frontend === '10.96.31.10:80/TCP'), undefined);
     assert.ok(!(await services()).some((s) => s.name === 'web'));
   });
@@ -113,7 +107,7 @@ endpoints:
     await pod('ts-sel1', 'app=sel', '--port', 'http=8080');
     await pod('ts-sel2', 'app=sel', '--port', 'http=8080');
     await pod('ts-other', 'app=other', '--port', 'http=8080');
-    await cli(['apply', '-f', '-', '--wait'], `apiVersion: v1
+    await agent.cliOk(['apply', '-f', '-', '--wait'], `apiVersion: v1
 kind: Service
 metadata: {name: sel}
 spec:
@@ -127,22 +121,22 @@ spec:
     assert.equal(svc.backendSource, 'selector');
     assert.deepEqual(svc.backends.map((b) => `${b.address}:${b.port}`).sort(), [`${eps['ts-sel1'].ipv4}:8080`, `${eps['ts-sel2'].ipv4}:8080`].sort());
     const client = pods[0];
-    assert.deepEqual([...new Set(await client.hellos('10.96.31.20', 80, 20))].sort(), ['ts-sel1', 'ts-sel2']);
+    assert.deepEqual([...new Set(await client.whoAnswers(tcp('10.96.31.20', 80), 20))].sort(), ['ts-sel1', 'ts-sel2']);
 
     await pod('ts-sel3', 'app=sel', '--port', 'http=8080');
     let seen = new Set<string>();
-    for (let i = 0; i < 50 && !seen.has('ts-sel3'); i++) seen = new Set([...seen, ...(await client.hellos('10.96.31.20', 80, 5))]);
+    for (let i = 0; i < 50 && !seen.has('ts-sel3'); i++) seen = new Set([...seen, ...(await client.whoAnswers(tcp('10.96.31.20', 80), 5))]);
     assert.ok(seen.has('ts-sel3'), `the new pod is served: ${[...seen].join(', ')}`);
     assert.ok(!seen.has('ts-other'));
 
-    await cli(['endpoint', 'delete', 'ts-sel1']);
+    await agent.cliOk(['endpoint', 'delete', 'ts-sel1']);
     for (let i = 0; i < 50 && (await services()).find((s) => s.name === 'sel')!.backends.length !== 2; i++) await new Promise((r) => setTimeout(r, 100));
-    const now = await client.hellos('10.96.31.20', 80, 15);
+    const now = await client.whoAnswers(tcp('10.96.31.20', 80), 15);
     assert.ok(!now.includes('ts-sel1') && new Set(now).size === 2, `answers after the delete: ${now.join(', ')}`);
   });
 
   test('cilia service upsert refuses bad input with exit 2, naming the field, and changes nothing', { timeout: 60_000 }, async () => {
-    await cli(['service', 'upsert', '--frontend', '10.96.31.30:80', '--backends', '10.244.31.250:80']);
+    await agent.cliOk(['service', 'upsert', '--frontend', '10.96.31.30:80', '--backends', '10.244.31.250:80']);
     const before = await services();
     const cases: [string[], RegExp][] = [
       [['--frontend', '10.96.31.300:80', '--backends', ''], /--frontend: "10\.96\.31\.300" is not an IPv4 address/],
@@ -172,7 +166,7 @@ spec:
       fs.writeFileSync(path.join(dir, 'index.html'), `${name}\n`);
       servers.push(spawn('ip', ['netns', 'exec', ep.netns, 'python3', '-m', 'http.server', '8080', '--bind', ep.ipv4, '--directory', dir], { stdio: 'ignore' }));
     }
-    await cli(['service', 'upsert', '--frontend', '10.96.31.40:80', '--backends', `${eps['ts-http1'].ipv4}:8080,${eps['ts-http2'].ipv4}:8080`]);
+    await agent.cliOk(['service', 'upsert', '--frontend', '10.96.31.40:80', '--backends', `${eps['ts-http1'].ipv4}:8080,${eps['ts-http2'].ipv4}:8080`]);
     const curl = async (url: string): Promise<string> => {
       try {
         return (await run('ip', ['netns', 'exec', eps['ts-aclient'].netns, 'curl', '-s', '-m', '2', url])).stdout.trim();
@@ -190,19 +184,20 @@ spec:
 
   test('an agent restart keeps ids and maps; an established connection and the VIP keep working while it is down', { timeout: 90_000 }, async () => {
     await pod('ts-keep', 'app=keep');
-    await cli(['service', 'upsert', '--frontend', '10.96.31.50:80', '--backends', `${eps['ts-keep'].ipv4}:8080`, '--name', 'keep']);
+    await agent.cliOk(['service', 'upsert', '--frontend', '10.96.31.50:80', '--backends', `${eps['ts-keep'].ipv4}:8080`, '--name', 'keep']);
     const client = pods[0];
-    const kept = await client.open('10.96.31.50', 80);
-    assert.ok(kept.ok, kept.error);
-    const before = { services: await services(), maps: await cli(['bpf', 'lb', 'list', '--json']) };
+    const kept = await client.open(tcp('10.96.31.50', 80));
+    assert.equal(kept.server, 'ts-keep');
+    const before = { services: await services(), maps: await agent.cliOk(['bpf', 'lb', 'list', '--json']) };
     assert.equal(await agent.stop('SIGTERM'), 0);
-    assert.equal((await client.send(kept.conn!, 'agent down')).reply, 'ts-keep agent down');
-    assert.equal((await client.hello('10.96.31.50', 80)).reply, 'ts-keep', 'new connections too: the datapath does not need the agent');
+    assert.equal((await kept.exchange('agent down')).reply, 'ts-keep agent down');
+    assert.equal((await client.probe(tcp('10.96.31.50', 80))).server, 'ts-keep', 'new connections too: the datapath does not need the agent');
     await agent.restart();
-    await cli(['status']);
+    await agent.cliOk(['status']);
     for (let i = 0; i < 50 && (await services()).some((s) => s.status.kind !== 'Done'); i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await services(), before.services, 'same services, rev-NAT indexes and backend ids');
-    assert.deepEqual(JSON.parse(await cli(['bpf', 'lb', 'list', '--json'])), JSON.parse(before.maps), 'the same map content');
-    assert.equal((await client.send(kept.conn!, 'agent back')).reply, 'ts-keep agent back');
+    assert.deepEqual(JSON.parse(await agent.cliOk(['bpf', 'lb', 'list', '--json'])), JSON.parse(before.maps), 'the same map content');
+    assert.equal((await kept.exchange('agent back')).reply, 'ts-keep agent back');
+    await kept.close();
   });
 });

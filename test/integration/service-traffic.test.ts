@@ -5,79 +5,44 @@
 // Isolation (test/lib/ranges.md): links `tst*`, pods 10.244.30.0/24, VIPs 10.96.30.0/24.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { EndpointJSON } from '../../pkg/api/index.js';
-import { CLI_JS, type TestAgent, startAgent } from '../lib/agent.js';
-import { Pod } from './service-pods.js';
-
-/** `cilia monitor` running against the agent, its output collected. */
-class Monitor {
-  private out = '';
-  private constructor(private readonly proc: ChildProcess) {
-    proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
-  }
-
-  static async start(agent: TestAgent, type: string): Promise<Monitor> {
-    const m = new Monitor(spawn(process.execPath, [CLI_JS, '--socket', agent.socket, 'monitor', '--type', type], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    await m.waitFor(/Listening for events/, 10_000);
-    return m;
-  }
-
-  /** Resolves with the first output line matching `re` (rejects after `ms`). */
-  async waitFor(re: RegExp, ms = 5000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const line = this.out.split('\n').find((l) => re.test(l));
-      if (line) return line;
-      if (Date.now() > deadline) throw new Error(`no monitor line matching ${re} in:\n${this.out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  stop(): void {
-    this.proc.kill('SIGTERM');
-  }
-}
+import { type TestAgent, startAgent } from '../lib/agent.js';
+import { Monitor } from '../lib/monitor.js';
+import { PodProcess, tcp, udp } from '../lib/pod-process.js';
 
 describe('per-packet service load balancing between pods', { timeout: 180_000 }, () => {
   let agent: TestAgent;
   const eps: Record<string, EndpointJSON> = {};
-  const pods: Record<string, Pod> = {};
-
-  async function cli(args: string[], input?: string): Promise<string> {
-    const r = await agent.cli(args, input);
-    assert.equal(r.code, 0, `cilia ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const pods: Record<string, PodProcess> = {};
 
   /** `cilia service upsert` with these backends (pod names with a port). */
   async function upsert(frontend: string, backends: [string, number][], ...flags: string[]): Promise<void> {
-    await cli(['service', 'upsert', '--frontend', frontend, '--backends', backends.map(([p, port]) => `${eps[p].ipv4}:${port}`).join(','), ...flags]);
+    await agent.cliOk(['service', 'upsert', '--frontend', frontend, '--backends', backends.map(([p, port]) => `${eps[p].ipv4}:${port}`).join(','), ...flags]);
   }
 
   before(async () => {
     agent = await startAgent('ts-traffic', { datapath: { prefix: 'tst', podCidr: '10.244.30.0/24' }, args: ['--enable-socket-lb=false'] });
     for (const [name, labels] of [['ts-client', 'role=client'], ['ts-b1', 'role=backend,pod=b1'], ['ts-b2', 'role=backend,pod=b2'], ['ts-b3', 'role=backend,pod=b3']]) {
-      eps[name] = JSON.parse(await cli(['endpoint', 'create', '--name', name, '--labels', labels])) as EndpointJSON;
-      pods[name] = await Pod.start(eps[name].netns, { name, ...(name === 'ts-client' ? {} : { tcp: [8080], udp: [5353] }) });
+      eps[name] = JSON.parse(await agent.cliOk(['endpoint', 'create', '--name', name, '--labels', labels])) as EndpointJSON;
+      pods[name] = await PodProcess.start(eps[name].netns, { name, ...(name === 'ts-client' ? {} : { tcp: [8080], udp: [5353] }) });
     }
   });
 
   after(async () => {
-    for (const p of Object.values(pods)) p.stop();
+    for (const p of Object.values(pods)) await p.stop();
     await agent?.cleanup();
   });
 
   test('new connections to a VIP spread over its three backends', { timeout: 60_000 }, async () => {
     await upsert('10.96.30.10:80', [['ts-b1', 8080], ['ts-b2', 8080], ['ts-b3', 8080]]);
-    const got = await pods['ts-client'].hellos('10.96.30.10', 80, 30);
+    const got = await pods['ts-client'].whoAnswers(tcp('10.96.30.10', 80), 30);
     assert.deepEqual([...new Set(got)].sort(), ['ts-b1', 'ts-b2', 'ts-b3'], `answers: ${got.join(', ')}`);
   });
 
   test('session affinity keeps a client on one backend', { timeout: 60_000 }, async () => {
     await upsert('10.96.30.11:80', [['ts-b1', 8080], ['ts-b2', 8080], ['ts-b3', 8080]], '--affinity', 'clientip:60');
-    const got = await pods['ts-client'].hellos('10.96.30.11', 80, 15);
+    const got = await pods['ts-client'].whoAnswers(tcp('10.96.30.11', 80), 15);
     assert.equal(new Set(got).size, 1, `answers: ${got.join(', ')}`);
     assert.match(got[0], /^ts-b[123]$/);
   });
@@ -85,31 +50,32 @@ describe('per-packet service load balancing between pods', { timeout: 180_000 },
   test('a removed backend gets no new connections, while a connection it already has keeps working', { timeout: 60_000 }, async () => {
     await upsert('10.96.30.12:80', [['ts-b1', 8080], ['ts-b2', 8080], ['ts-b3', 8080]]);
     const client = pods['ts-client'];
-    const kept = await client.open('10.96.30.12', 80);
-    assert.ok(kept.ok, kept.error);
-    const chosen = kept.reply!;
+    const kept = await client.open(tcp('10.96.30.12', 80));
+    const chosen = kept.server;
     await upsert('10.96.30.12:80', (['ts-b1', 'ts-b2', 'ts-b3'] as const).filter((p) => p !== chosen).map((p) => [p, 8080] as [string, number]));
-    const got = await client.hellos('10.96.30.12', 80, 20);
+    const got = await client.whoAnswers(tcp('10.96.30.12', 80), 20);
     assert.ok(!got.includes(chosen), `a new connection went to the removed ${chosen}: ${got.join(', ')}`);
     assert.equal(new Set(got).size, 2, `the other two share the new connections: ${got.join(', ')}`);
-    const r = await client.send(kept.conn!, 'still there?');
-    assert.deepEqual(r, { ok: true, reply: `${chosen} still there?` }, 'the established connection is still served by the removed backend');
+    const r = await kept.exchange('still there?');
+    assert.deepEqual([r.outcome, r.reply], ['ok', `${chosen} still there?`], 'the established connection is still served by the removed backend');
+    await kept.close();
   });
 
   test('Maglev: a service with --algorithm maglev serves through its table; cilia bpf lb maglev list shows it', { timeout: 60_000 }, async () => {
     await upsert('10.96.30.17:80', [['ts-b1', 8080], ['ts-b2', 8080], ['ts-b3', 8080]], '--algorithm', 'maglev', '--name', 'ts-maglev');
-    const got = await pods['ts-client'].hellos('10.96.30.17', 80, 30);
+    const got = await pods['ts-client'].whoAnswers(tcp('10.96.30.17', 80), 30);
     assert.deepEqual([...new Set(got)].sort(), ['ts-b1', 'ts-b2', 'ts-b3'], `different source ports hash to different backends: ${got.join(', ')}`);
-    const text = await cli(['bpf', 'lb', 'maglev', 'list', 'ts-maglev']);
+    const text = await agent.cliOk(['bpf', 'lb', 'maglev', 'list', 'ts-maglev']);
     assert.match(text, /10\.96\.30\.17:80\/TCP \(ID \d+\): 16381 slots/);
     for (const p of ['ts-b1', 'ts-b2', 'ts-b3']) assert.match(text, new RegExp(`${eps[p].ipv4.replace(/\./g, '\\.')}:8080/TCP\\s+(5460|5461)\\s+33\\.3%`));
   });
 
   test('UDP through a VIP: the reply reaches the client from the VIP', { timeout: 60_000 }, async () => {
     await upsert('10.96.30.13:53/udp', [['ts-b1', 5353], ['ts-b2', 5353]]);
-    const r = await pods['ts-client'].udp('10.96.30.13', 53, 'query');
-    assert.ok(r.ok, r.error);
-    assert.match(r.reply!, /^ts-b[12] query$/);
+    // The client's socket is connected to the VIP: a reply without reverse NAT would not even reach it.
+    const r = await pods['ts-client'].probe(udp('10.96.30.13', 53));
+    assert.equal(r.outcome, 'ok', r.detail);
+    assert.match(r.reply!, /^ts-b[12] probe$/);
     assert.equal(r.from, '10.96.30.13:53', 'reverse NAT: the client sees the service address, not the backend');
   });
 
@@ -117,14 +83,14 @@ describe('per-packet service load balancing between pods', { timeout: 180_000 },
     const out = await agent.cli(['service', 'upsert', '--frontend', '10.96.30.14:80', '--backends', '']);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /Warning: a service without backends drops new connections/);
-    const monitor = await Monitor.start(agent, 'drop');
+    const monitor = await Monitor.start(agent, ['--type', 'drop']);
     try {
-      const r = await pods['ts-client'].hello('10.96.30.14', 80, 1000);
-      assert.equal(r.ok, false);
+      const r = await pods['ts-client'].probe(tcp('10.96.30.14', 80), 1000);
+      assert.equal(r.outcome, 'timeout');
       const line = await monitor.waitFor(/Service backend not found/);
       assert.match(line, new RegExp(`${eps['ts-client'].ipv4.replace(/\./g, '\\.')}:\\d+ -> 10\\.96\\.30\\.14:80 tcp SYN`));
     } finally {
-      monitor.stop();
+      await monitor.stop();
     }
   });
 
@@ -132,7 +98,7 @@ describe('per-packet service load balancing between pods', { timeout: 180_000 },
     await upsert('10.96.30.15:80', [['ts-b1', 8080]]);
     await upsert('10.96.30.16:80', [['ts-b2', 8080]]);
     const client = pods['ts-client'];
-    assert.equal((await client.hello('10.96.30.15', 80)).reply, 'ts-b1');
+    assert.equal((await client.probe(tcp('10.96.30.15', 80))).server, 'ts-b1');
     const policy = `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata:
@@ -146,19 +112,19 @@ spec:
   - fromEndpoints:
     - matchLabels: {role: client}
 `;
-    await cli(['apply', '-f', '-', '--wait'], policy);
-    const monitor = await Monitor.start(agent, 'drop');
+    await agent.cliOk(['apply', '-f', '-', '--wait'], policy);
+    const monitor = await Monitor.start(agent, ['--type', 'drop']);
     try {
-      const blocked = await client.hello('10.96.30.15', 80, 1000);
-      assert.equal(blocked.ok, false, 'the service connection to the denied backend is dropped');
+      const blocked = await client.probe(tcp('10.96.30.15', 80), 1000);
+      assert.equal(blocked.outcome, 'timeout', 'the service connection to the denied backend is dropped');
       const line = await monitor.waitFor(/Policy denied by denylist/);
       // The verdict is about the backend: its address and identity, after DNAT.
       assert.match(line, new RegExp(`identity ${eps['ts-client'].identity}->${eps['ts-b1'].identity}: .* -> ${eps['ts-b1'].ipv4.replace(/\./g, '\\.')}:8080 tcp SYN`));
-      assert.equal((await client.hello('10.96.30.16', 80)).reply, 'ts-b2', 'a service on another backend is not affected');
+      assert.equal((await client.probe(tcp('10.96.30.16', 80))).server, 'ts-b2', 'a service on another backend is not affected');
     } finally {
-      monitor.stop();
-      await cli(['delete', '-f', '-', '--wait'], policy);
+      await monitor.stop();
+      await agent.cliOk(['delete', '-f', '-', '--wait'], policy);
     }
-    assert.equal((await client.hello('10.96.30.15', 80)).reply, 'ts-b1', 'allowed again without the policy');
+    assert.equal((await client.probe(tcp('10.96.30.15', 80))).server, 'ts-b1', 'allowed again without the policy');
   });
 });

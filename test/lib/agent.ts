@@ -54,6 +54,8 @@ export interface TestAgent {
   logs(): string;
   /** Runs `cilia --socket <this agent> ...args`. */
   cli(args: readonly string[], input?: string): Promise<RunResult>;
+  /** Runs the CLI like cli() and resolves with its stdout; rejects, naming the command and its stderr, if it exits non-zero. */
+  cliOk(args: readonly string[], input?: string): Promise<string>;
   /** Sends a signal and waits for exit; returns the exit code (or -signal). */
   stop(signal?: NodeJS.Signals): Promise<number>;
   /** Starts the agent again with the same paths and flags (after stop/kill). */
@@ -175,6 +177,11 @@ export async function startAgent(name: string, opts: StartOptions = {}): Promise
     proc: launch(),
     logs: () => log,
     cli: (cliArgs, input) => runNode(CLI_JS, ['--socket', socket, ...cliArgs], { input }),
+    async cliOk(cliArgs, input) {
+      const r = await agent.cli(cliArgs, input);
+      if (r.code !== 0) throw new Error(`cilia ${cliArgs.join(' ')} exited with ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
     async stop(signal = 'SIGTERM') {
       const p = agent.proc;
       if (p.exitCode !== null || p.signalCode !== null) return p.exitCode ?? -1;

@@ -7,6 +7,8 @@ import {
   LbUnsupportedError,
   LbValidationError,
   parseIPv4,
+  sortInPlace,
+  withFieldPrefix,
   type Backend,
   type Protocol,
 } from '../model/index.js';
@@ -79,35 +81,45 @@ export function parseEndpointSlice(slice: K8sEndpointSlice): EndpointSliceSpec {
   if (typeof serviceName !== 'string' || serviceName === '') {
     throw new LbValidationError(`metadata.labels["${SERVICE_NAME_LABEL}"]`, 'the slice names no service');
   }
+  // Field paths of list elements are built only when one is at fault (withFieldPrefix).
   const ports: SlicePort[] = [];
-  (slice.ports ?? []).forEach((p, i) => {
-    if (p.port === undefined || p.port === null) return;
-    ports.push({
-      name: p.name ?? '',
-      port: checkPort(p.port, `ports[${i}].port`),
-      protocol: checkProtocol(p.protocol ?? 'TCP', `ports[${i}].protocol`),
-    });
-  });
-  const endpoints: SliceEndpoint[] = [];
-  (slice.endpoints ?? []).forEach((e, i) => {
-    const state = endpointState(e.conditions);
-    if (state === undefined) return;
-    if (!Array.isArray(e.addresses) || e.addresses.length === 0) {
-      throw new LbValidationError(`endpoints[${i}].addresses`, 'an endpoint needs at least one address');
+  const slicePorts = slice.ports ?? [];
+  for (let i = 0; i < slicePorts.length; i++) {
+    const p = slicePorts[i];
+    if (p.port === undefined || p.port === null) continue;
+    try {
+      ports.push({ name: p.name ?? '', port: checkPort(p.port, '.port'), protocol: checkProtocol(p.protocol ?? 'TCP', '.protocol') });
+    } catch (err) {
+      throw withFieldPrefix(err, `ports[${i}]`);
     }
-    const address = checkUnicastIPv4(e.addresses[0], `endpoints[${i}].addresses[0]`);
-    endpoints.push(e.nodeName ? { address, state, nodeName: e.nodeName } : { address, state });
-  });
+  }
+  const endpoints: SliceEndpoint[] = [];
+  const sliceEndpoints = slice.endpoints ?? [];
+  for (let i = 0; i < sliceEndpoints.length; i++) {
+    const e = sliceEndpoints[i];
+    const state = endpointState(e.conditions);
+    if (state === undefined) continue;
+    try {
+      if (!Array.isArray(e.addresses) || e.addresses.length === 0) throw new LbValidationError('.addresses', 'an endpoint needs at least one address');
+      const address = checkUnicastIPv4(e.addresses[0], '.addresses[0]');
+      endpoints.push(e.nodeName ? { address, state, nodeName: e.nodeName } : { address, state });
+    } catch (err) {
+      throw withFieldPrefix(err, `endpoints[${i}]`);
+    }
+  }
   return { namespace: slice.metadata?.namespace ?? 'default', serviceName, ports, endpoints };
 }
 
 /** Sorts backends by port name, then address (numerically), then port: a stable order for reconciliation. */
 export function sortBackends<T extends Pick<Backend, 'portName' | 'address' | 'port'>>(backends: T[]): T[] {
-  return backends.sort(
-    (a, b) =>
-      (a.portName < b.portName ? -1 : a.portName > b.portName ? 1 : 0) ||
-      (parseIPv4(a.address) ?? 0) - (parseIPv4(b.address) ?? 0) ||
-      a.port - b.port,
+  return sortInPlace(backends, compareBackends);
+}
+
+function compareBackends(a: Pick<Backend, 'portName' | 'address' | 'port'>, b: Pick<Backend, 'portName' | 'address' | 'port'>): number {
+  return (
+    (a.portName < b.portName ? -1 : a.portName > b.portName ? 1 : 0) ||
+    (a.address === b.address ? 0 : (parseIPv4(a.address) ?? 0) - (parseIPv4(b.address) ?? 0)) ||
+    a.port - b.port
   );
 }
 

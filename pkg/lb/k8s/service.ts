@@ -12,6 +12,7 @@ import {
   MAX_AFFINITY_TIMEOUT_SECONDS,
   parseIPv4,
   validateService,
+  withFieldPrefix,
   type BackendInput,
   type LbAlgorithm,
   type Protocol,
@@ -61,27 +62,36 @@ function checkIanaServiceName(value: string, field: string): string {
 
 function parsePorts(ports: readonly K8sServicePort[] | undefined): K8sPortSpec[] {
   if (!isArrayValue(ports) || ports === undefined || ports.length === 0) throw new LbValidationError('spec.ports', 'a ClusterIP service needs at least one port');
-  const names = new Map<string, number>();
-  const portProtocols = new Map<string, number>();
-  return ports.map((p: K8sServicePort, i) => {
-    const field = `spec.ports[${i}]`;
-    if (typeof p !== 'object' || p === null) throw new LbValidationError(field, 'must be an object');
-    const name = p.name === undefined || p.name === '' ? '' : checkDnsLabel(p.name, `${field}.name`);
-    if (name === '' && ports.length > 1) throw new LbValidationError(`${field}.name`, 'every port needs a name when a service has more than one');
-    const port = checkPort(p.port, `${field}.port`);
-    const protocol = checkProtocol(p.protocol ?? 'TCP', `${field}.protocol`);
-    const firstName = names.get(name);
-    if (firstName !== undefined) throw new LbValidationError(`${field}.name`, `duplicate port name "${name}" (same as spec.ports[${firstName}])`);
-    names.set(name, i);
-    const firstPort = portProtocols.get(`${port}/${protocol}`);
-    if (firstPort !== undefined) throw new LbValidationError(field, `duplicate port ${port}/${protocol} (same as spec.ports[${firstPort}])`);
-    portProtocols.set(`${port}/${protocol}`, i);
-    let targetPort: number | string = port;
-    if (typeof p.targetPort === 'number') targetPort = checkPort(p.targetPort, `${field}.targetPort`);
-    else if (typeof p.targetPort === 'string') targetPort = checkIanaServiceName(p.targetPort, `${field}.targetPort`);
-    else if (p.targetPort !== undefined && p.targetPort !== null) throw new LbValidationError(`${field}.targetPort`, 'must be a number or a port name');
-    return { name, protocol, port, targetPort };
-  });
+  const out: K8sPortSpec[] = [];
+  for (let i = 0; i < ports.length; i++) {
+    try {
+      out.push(parsePort(ports[i], ports.length > 1, out));
+    } catch (err) {
+      throw withFieldPrefix(err, `spec.ports[${i}]`);
+    }
+  }
+  return out;
+}
+
+/**
+ * One service port, after the `before` ones (for duplicates). Errors name fields relative to the port
+ * (`.port`; '' for the port itself), and earlier ports by their full path.
+ */
+function parsePort(p: K8sServicePort, several: boolean, before: readonly K8sPortSpec[]): K8sPortSpec {
+  if (typeof p !== 'object' || p === null) throw new LbValidationError('', 'must be an object');
+  const name = p.name === undefined || p.name === '' ? '' : checkDnsLabel(p.name, '.name');
+  if (name === '' && several) throw new LbValidationError('.name', 'every port needs a name when a service has more than one');
+  const port = checkPort(p.port, '.port');
+  const protocol = checkProtocol(p.protocol ?? 'TCP', '.protocol');
+  const sameName = before.findIndex((q) => q.name === name);
+  if (sameName >= 0) throw new LbValidationError('.name', `duplicate port name "${name}" (same as spec.ports[${sameName}])`);
+  const samePort = before.findIndex((q) => q.port === port && q.protocol === protocol);
+  if (samePort >= 0) throw new LbValidationError('', `duplicate port ${port}/${protocol} (same as spec.ports[${samePort}])`);
+  let targetPort: number | string = port;
+  if (typeof p.targetPort === 'number') targetPort = checkPort(p.targetPort, '.targetPort');
+  else if (typeof p.targetPort === 'string') targetPort = checkIanaServiceName(p.targetPort, '.targetPort');
+  else if (p.targetPort !== undefined && p.targetPort !== null) throw new LbValidationError('.targetPort', 'must be a number or a port name');
+  return { name, protocol, port, targetPort };
 }
 
 function pickClusterIP(spec: NonNullable<K8sService['spec']>): string {
@@ -155,15 +165,10 @@ export function parseK8sService(svc: K8sService): K8sServiceSpec {
     throw new LbValidationError(`metadata.annotations["${LB_ALGORITHM_ANNOTATION}"]`, `unknown algorithm ${JSON.stringify(algorithmText)}; expected random or maglev`);
   }
   const selector = parseSelector(spec.selector);
-  const result: K8sServiceSpec = {
-    name,
-    namespace,
-    clusterIP,
-    ports,
-    trafficPolicy: policy,
-    ...(selector === undefined ? {} : { selector }),
-    ...(algorithmText === undefined ? {} : { algorithm: algorithmText }),
-  };
+  // Optional properties are added, not spread in: spreads of conditional objects make slow objects.
+  const result: { -readonly [K in keyof K8sServiceSpec]: K8sServiceSpec[K] } = { name, namespace, clusterIP, ports, trafficPolicy: policy };
+  if (selector !== undefined) result.selector = selector;
+  if (algorithmText !== undefined) result.algorithm = algorithmText;
   if (affinity === 'None') return result;
   const timeoutSeconds = checkIntegerInRange(
     spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS,
@@ -172,7 +177,8 @@ export function parseK8sService(svc: K8sService): K8sServiceSpec {
     'spec.sessionAffinityConfig.clientIP.timeoutSeconds',
     'affinity timeout',
   );
-  return { ...result, sessionAffinity: { timeoutSeconds } };
+  result.sessionAffinity = { timeoutSeconds };
+  return result;
 }
 
 /** Options of `serviceFromK8s`. */

@@ -43,11 +43,10 @@ export interface EligibilityOptions {
  * fallback. Everything else stays known (backends map) but gets no slot / Maglev entry.
  */
 export function eligibleForNewConnections<T extends EligibilityFacts>(backends: readonly T[], options: EligibilityOptions = {}): T[] {
-  const candidates =
-    (options.trafficPolicy ?? 'Cluster') === 'Local'
-      ? backends.filter((b) => options.localNodeName !== undefined && b.nodeName === options.localNodeName)
-      : [...backends];
-  const active = candidates.filter((b) => b.state === 'active' && b.weight > 0);
+  const local = (options.trafficPolicy ?? 'Cluster') === 'Local';
+  const node = options.localNodeName;
+  const candidate = (b: T): boolean => !local || (node !== undefined && b.nodeName === node);
+  const active = backends.filter((b) => b.state === 'active' && b.weight > 0 && candidate(b));
   if (active.length > 0 || !options.terminatingFallback) return active;
-  return candidates.filter((b) => b.state === 'terminating' && b.weight > 0);
+  return backends.filter((b) => b.state === 'terminating' && b.weight > 0 && candidate(b));
 }

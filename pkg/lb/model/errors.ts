@@ -29,3 +29,15 @@ export class LbValidationError extends Error {
 export class LbUnsupportedError extends LbValidationError {
   override readonly name: string = 'LbUnsupportedError';
 }
+
+/**
+ * `err` with `prefix` put in front of its field, as the same error class (other errors come back
+ * unchanged). For checks of one list element that name fields relative to it (`.port`, or '' for the
+ * element itself): the caller builds the element's path (`spec.ports[3]`) only once something failed,
+ * not for every element of a 10,000-object manifest.
+ */
+export function withFieldPrefix(err: unknown, prefix: string): unknown {
+  if (!(err instanceof LbValidationError)) return err;
+  const Class = err.constructor as new (field: string, reason: string) => LbValidationError;
+  return new Class(prefix + err.field, err.reason);
+}

@@ -6,3 +6,4 @@ export * from './checks.js';
 export * from './validate.js';
 export * from './parse.js';
 export * from './backends.js';
+export * from './sort.js';

@@ -1,5 +1,5 @@
 // Slot layout for random backend selection: which backend id sits in each service slot 1..count.
-import { eligibleForNewConnections, LbValidationError, type EligibilityOptions, type BackendState } from '../model/index.js';
+import { eligibleForNewConnections, LbValidationError, sortInPlace, type EligibilityOptions, type BackendState } from '../model/index.js';
 import { apportionSlots } from './apportion.js';
 
 /**
@@ -54,22 +54,17 @@ export interface SlotLayout {
  * @throws LbValidationError (`maxSlots`) for a budget outside 1..65535 or more eligible backends than 65535
  */
 export function layoutSlots(backends: readonly SlotBackend[], options: SlotLayoutOptions = {}): SlotLayout {
-  const seen = new Set<number>();
-  backends.forEach((b, i) => {
-    if (!Number.isInteger(b.id) || b.id < 1 || b.id > 0xffffffff) {
-      throw new LbValidationError(`backends[${i}].id`, `backend id ${b.id} is not an integer 1..4294967295`);
-    }
-    if (seen.has(b.id)) throw new LbValidationError(`backends[${i}].id`, `duplicate backend id ${b.id}`);
-    seen.add(b.id);
-  });
+  checkIds(backends);
   const maxSlots = options.maxSlots ?? DEFAULT_MAX_SLOTS;
   if (!Number.isInteger(maxSlots) || maxSlots < 1 || maxSlots > MAX_SLOTS) {
     throw new LbValidationError('maxSlots', `slot budget ${maxSlots} is out of range 1..${MAX_SLOTS}`);
   }
-  const eligible = eligibleForNewConnections(backends, options).sort((a, b) => a.id - b.id);
+  const eligible = sortInPlace(eligibleForNewConnections(backends, options), byId);
   if (eligible.length > MAX_SLOTS) {
     throw new LbValidationError('maxSlots', `${eligible.length} eligible backends exceed the ${MAX_SLOTS} slots a service can have`);
   }
+  // Equal weights (the common case) reduce to one slot each: what apportionSlots computes, without its arrays.
+  if (eligible.every((b) => b.weight === eligible[0].weight && Number.isInteger(b.weight))) return { slots: eligible.map((b) => b.id), scaled: false };
   const { counts, scaled } = apportionSlots(
     eligible.map((b) => b.weight),
     Math.max(maxSlots, eligible.length),
@@ -79,4 +74,28 @@ export function layoutSlots(backends: readonly SlotBackend[], options: SlotLayou
     for (let k = 0; k < counts[i]; k++) slots.push(b.id);
   });
   return { slots, scaled };
+}
+
+function byId(a: SlotBackend, b: SlotBackend): number {
+  return a.id - b.id;
+}
+
+/** Throws LbValidationError (`backends[i].id`) for an id that is not 1..2^32-1 or repeats an earlier one. */
+function checkIds(backends: readonly SlotBackend[]): void {
+  // A quadratic scan for the few backends of a typical service; a set beyond that.
+  const seen = backends.length > 16 ? new Set<number>() : undefined;
+  backends.forEach((b, i) => {
+    if (!Number.isInteger(b.id) || b.id < 1 || b.id > 0xffffffff) {
+      throw new LbValidationError(`backends[${i}].id`, `backend id ${b.id} is not an integer 1..4294967295`);
+    }
+    let dup: boolean;
+    if (seen) {
+      dup = seen.has(b.id);
+      seen.add(b.id);
+    } else {
+      dup = false;
+      for (let j = 0; j < i && !dup; j++) dup = backends[j].id === b.id;
+    }
+    if (dup) throw new LbValidationError(`backends[${i}].id`, `duplicate backend id ${b.id}`);
+  });
 }

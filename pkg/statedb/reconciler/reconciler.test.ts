@@ -110,7 +110,7 @@ describe('reconciler', () => {
     s.ops.failing.add('10.9.0.0/16');
     const rev = s.put('10.9.0.0/16', 'eth9');
     const res = await s.rec.waitUntilReconciled(rev);
-    assert.ok(res.retryLowWatermark <= res.revision + 1, 'the failed object is waiting for a retry');
+    assert.ok(res.retryLowWatermark <= rev, 'the failed object is waiting for a retry');
     await s.until(() => s.status('10.9.0.0/16')?.kind === 'Error', 'Error status');
     assert.equal(s.status('10.9.0.0/16')?.error, 'cannot program 10.9.0.0/16');
     await s.until(() => s.ops.calls.filter((c) => c === 'update 10.9.0.0/16').length >= 3, 'retries');
@@ -120,6 +120,32 @@ describe('reconciler', () => {
     await s.until(() => s.status('10.9.0.0/16')?.kind === 'Done', 'recovery');
     assert.equal(s.ops.target.get('10.9.0.0/16'), 'eth9');
     await s.until(() => s.hive.health.statuses.get('routes')?.level === 'OK', 'health OK');
+  });
+
+  test('the retry low watermark names the revision of the change that failed, across retries', async (t) => {
+    const s = await setup();
+    t.after(() => s.hive.stop());
+    const okRev = s.put('ok', 'eth0');
+    s.ops.failing.add('bad');
+    const badRev = s.put('bad', 'eth1');
+    const res = await s.rec.waitUntilReconciled(badRev);
+    // The Error status write has a later revision; a waiter for badRev must still see the failure.
+    assert.equal(res.retryLowWatermark, badRev);
+    // Nothing up to okRev failed.
+    assert.ok((await s.rec.waitUntilReconciled(okRev)).retryLowWatermark > okRev);
+    // Failed retries keep the revision of the original change.
+    await s.until(() => s.ops.calls.filter((c) => c === 'update bad').length >= 3, 'retries');
+    assert.equal((await s.rec.waitUntilReconciled(badRev)).retryLowWatermark, badRev);
+    // A failed delete is reported at the deletion's revision.
+    s.ops.failDelete.add('ok');
+    const delRev = s.del('ok');
+    assert.equal((await s.rec.waitUntilReconciled(delRev)).retryLowWatermark, badRev);
+    s.ops.failing.clear();
+    await s.until(() => s.status('bad')?.kind === 'Done', 'recovery of bad');
+    assert.equal((await s.rec.waitUntilReconciled(delRev)).retryLowWatermark, delRev);
+    s.ops.failDelete.clear();
+    await s.until(() => !s.ops.target.has('ok'), 'delete retried');
+    assert.equal((await s.rec.waitUntilReconciled(delRev)).retryLowWatermark, Infinity);
   });
 
   test('retry backoff grows exponentially between attempts', async (t) => {

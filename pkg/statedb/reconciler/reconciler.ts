@@ -7,6 +7,7 @@
 // blocks incremental changes for long.
 
 import { backoffDelay, oneShot } from '../../hive/index.js';
+import { RevisionMismatchError } from '../db.js';
 import type { ChangeIterator, ReadTxn, Revision } from '../types.js';
 import {
   type BatchEntry,
@@ -21,14 +22,19 @@ import {
 interface Retry<T> {
   attempt: number;
   due: number;
+  /** Revision of the version to retry (for an update: its Error status write). */
   revision: Revision;
+  /**
+   * Revision of the change that first failed (an insert, update or delete). A waiter for that revision
+   * must learn of the failure, so the low watermark is taken over these, not over `revision`.
+   */
+  origin: Revision;
   deleted: boolean;
   object: T;
 }
 
-interface Result<T> {
-  object: T;
-  revision: Revision;
+/** An object of a round and its outcome (a BatchEntry, so batches are passed as they are). */
+interface Result<T> extends BatchEntry<T> {
   error?: unknown;
 }
 
@@ -66,7 +72,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
 
   const lowWatermark = (): Revision => {
     let low = Infinity;
-    for (const r of retries.values()) low = Math.min(low, r.revision);
+    for (const r of retries.values()) low = Math.min(low, r.origin);
     return low;
   };
   const settleWaiters = (): void => {
@@ -81,9 +87,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
   const runUpdates = async (ctx: OpContext, txn: ReadTxn, batch: Result<T>[]): Promise<void> => {
     const t0 = performance.now();
     if (cfg.batchOps && batch.length > 1) {
-      const entries: BatchEntry<T>[] = batch.map((b) => ({ object: b.object, revision: b.revision }));
-      await cfg.batchOps.updateBatch(ctx, txn, entries);
-      entries.forEach((e, i) => (batch[i].error = e.error));
+      await cfg.batchOps.updateBatch(ctx, txn, batch);
     } else {
       for (const b of batch) {
         try {
@@ -100,9 +104,7 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
   const runDeletes = async (ctx: OpContext, txn: ReadTxn, batch: Result<T>[]): Promise<void> => {
     const t0 = performance.now();
     if (cfg.batchOps && batch.length > 1) {
-      const entries: BatchEntry<T>[] = batch.map((b) => ({ object: b.object, revision: b.revision }));
-      await cfg.batchOps.deleteBatch(ctx, txn, entries);
-      entries.forEach((e, i) => (batch[i].error = e.error));
+      await cfg.batchOps.deleteBatch(ctx, txn, batch);
     } else {
       for (const b of batch) {
         try {
@@ -128,27 +130,37 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
       stats.errors++;
       const prev = retries.get(key);
       const attempt = prev ? prev.attempt + 1 : 0;
-      retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: d.revision, deleted: true, object: d.object });
+      const origin = prev?.deleted ? prev.origin : d.revision;
+      retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: d.revision, origin, deleted: true, object: d.object });
       log.warn('delete failed, will retry', { key, attempt, error: d.error });
     }
     if (!updated.length) return;
+    // One Done status for the whole round (objects are immutable, so they can share it).
+    const done = Status.done();
     const txn = p.db.writeTxn(table);
     try {
-      for (const u of updated) {
-        const key = table.primaryKey(u.object);
-        const cur = table.current(txn, u.object);
-        if (!cur || cur[1] !== u.revision) continue; // changed meanwhile: the new version is reconciled next round
+      for (let i = 0; i < updated.length; i++) {
+        const u = updated[i];
+        // The object is still at the revision processed, or it changed meanwhile and the new version is
+        // reconciled next round. (Same revision, same object: the status goes onto u.object.)
+        const next = cfg.setStatus(u.object, u.error === undefined ? done : Status.error(u.error));
+        try {
+          table.compareAndSwap(txn, u.revision, next);
+        } catch (err) {
+          if (err instanceof RevisionMismatchError) continue;
+          throw err;
+        }
         if (u.error === undefined) {
-          retries.delete(key);
-          table.insert(txn, cfg.setStatus(cur[0], Status.done()));
+          if (retries.size) retries.delete(table.primaryKey(u.object));
         } else {
+          const key = table.primaryKey(u.object);
           stats.errors++;
           const prev = retries.get(key);
-          const attempt = prev && !prev.deleted ? prev.attempt + 1 : 0;
-          const next = cfg.setStatus(cur[0], Status.error(u.error));
-          table.insert(txn, next);
-          // The status write gave the object a new revision; the retry tracks that one.
-          retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: table.revision(txn), deleted: false, object: next });
+          const again = prev !== undefined && !prev.deleted;
+          const attempt = again ? prev.attempt + 1 : 0;
+          // The status write gave the object a new revision; the retry tracks that one, and remembers
+          // the revision of the change that failed for waiters.
+          retries.set(key, { attempt, due: now + backoffDelay(retryCfg, attempt), revision: table.revision(txn), origin: again ? prev.origin : u.revision, deleted: false, object: next });
           log.warn('update failed, will retry', { key, attempt, error: u.error });
         }
       }
@@ -173,23 +185,26 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
       updated = [];
       deleted = [];
     };
-    for (const c of changes) {
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i];
       if (ctx.signal.aborted) return txn;
-      const key = table.primaryKey(c.object);
+      // A new version of an object supersedes its pending retry (a failed delete stays queued).
       if (c.deleted) {
-        const r = retries.get(key);
-        if (r && !r.deleted) retries.delete(key);
+        if (retries.size) {
+          const key = table.primaryKey(c.object);
+          if (retries.get(key)?.deleted === false) retries.delete(key);
+        }
         deleted.push({ object: c.object, revision: c.revision });
       } else {
         const kind = cfg.getStatus(c.object).kind;
         if (kind !== 'Pending' && kind !== 'Refreshing') continue; // Done, or Error waiting in the retry queue
-        retries.delete(key);
+        if (retries.size) retries.delete(table.primaryKey(c.object));
         updated.push({ object: c.object, revision: c.revision });
       }
       if (updated.length + deleted.length >= roundSize) await flush();
     }
     // Due retries: re-read the current version so a retry never applies stale state.
-    for (const [key, r] of [...retries]) {
+    for (const [key, r] of retries.size ? [...retries] : []) {
       if (r.due > now || ctx.signal.aborted) continue;
       if (r.deleted) {
         deleted.push({ object: r.object, revision: r.revision });
