@@ -1,5 +1,5 @@
 // A cilia-agent for a benchmark: a real agent process isolated like test/lib/agent.ts's (own socket,
-// state dir, bpffs root, host device `bnh`/`bnn`, veth prefix `bn`, pod CIDR), but logging at info
+// state dir, bpffs root, host device `bnh`/`bnn`, veth prefix `bn` or another prefix, pod CIDR), but logging at info
 // as in production (debug logs cost the agent time on every endpoint; the test helper always passes
 // --log-level=debug) and optionally under Node flags such as --cpu-prof for profiling. Its log goes
 // to a file in its directory, not into this process's memory.
@@ -23,7 +23,7 @@ export interface BenchAgent {
   readonly pid: number;
   /** The agent's JSON log so far. */
   logs(): string;
-  /** Stops the agent; removes its endpoints' netns, the `bn` veths, its directory and its bpffs root. */
+  /** Stops the agent; removes its endpoints' netns, the veths with its prefix, its directory and its bpffs root. */
   cleanup(): Promise<void>;
 }
 
@@ -35,6 +35,11 @@ export interface BenchAgentOptions {
   readonly nodeArgs?: readonly string[];
   /** Default `info`. */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Name prefix of the host device (`<prefix>h`/`<prefix>n`) and endpoint veths; default `bn`, the
+   * endpoint benchmarks' (a benchmark with its own range in test/lib/ranges.md passes its own).
+   */
+  readonly prefix?: string;
 }
 
 async function waitReady(agent: BenchAgent, timeoutMs: number): Promise<void> {
@@ -52,24 +57,25 @@ async function waitReady(agent: BenchAgent, timeoutMs: number): Promise<void> {
 }
 
 /**
- * Starts an agent owning `podCidr` (inside 10.244.100.0/22, the benchmarks' range, test/lib/ranges.md)
- * and waits until its API answers. Only one benchmark agent can run at a time (the host device names
- * are fixed). Always call `cleanup()`. Throws (after cleaning up) if the agent does not become ready in 30 s.
+ * Starts an agent owning `podCidr` (inside the range of its prefix in test/lib/ranges.md: 10.244.100.0/22
+ * for `bn`) and waits until its API answers. Only one benchmark agent per prefix can run at a time (the
+ * host device names follow the prefix). Always call `cleanup()`. Throws (after cleaning up) if the agent does not become ready in 30 s.
  */
 export async function startBenchAgent(name: string, podCidr: string, opts: BenchAgentOptions = {}): Promise<BenchAgent> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cilia-bench-${name}-`));
   const socket = path.join(dir, 'cilia.sock');
   const bpfRoot = `/sys/fs/bpf/cilia-bench-${name}-${path.basename(dir).slice(-6)}`;
   const logFile = path.join(dir, 'agent.log');
+  const prefix = opts.prefix ?? PREFIX;
   const args = [
     `--api-socket=${socket}`,
     `--state-dir=${path.join(dir, 'state')}`,
     `--bpf-root=${bpfRoot}`,
     `--log-level=${opts.logLevel ?? 'info'}`,
     `--pod-cidr=${podCidr}`,
-    `--host-device=${PREFIX}h`,
-    `--host-device-peer=${PREFIX}n`,
-    `--endpoint-ifname-prefix=${PREFIX}`,
+    `--host-device=${prefix}h`,
+    `--host-device-peer=${prefix}n`,
+    `--endpoint-ifname-prefix=${prefix}`,
     ...(opts.args ?? []),
   ];
   const log = fs.openSync(logFile, 'a');
@@ -96,7 +102,7 @@ export async function startBenchAgent(name: string, podCidr: string, opts: Bench
         await exited;
       }
       for (const ns of netns) removeNetns(ns);
-      removeLinks(PREFIX);
+      removeLinks(prefix);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(bpfRoot, { recursive: true, force: true });
     },
