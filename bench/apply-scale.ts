@@ -32,6 +32,8 @@ import jsyaml from 'js-yaml';
 import { renderKubeProxyFullSync } from '../pkg/lb/iptables/index.js';
 import { type K8sEndpointSlice, type K8sService, backendsFromEndpointSlices, serviceFromK8s } from '../pkg/lb/k8s/index.js';
 import { CLI_JS, REPO, type TestAgent, runNode, startAgent } from '../test/lib/agent.js';
+import { machineInfo, printTable, writeResults } from './lib/report.js';
+import { median } from './lib/stats.js';
 
 const PREFIX = 'ap';
 const POD_CIDR = '10.244.120.0/24';
@@ -281,28 +283,6 @@ async function kubeProxyBaseline(reps: number): Promise<{ legacyNoflushMs: numbe
   }
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function printTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
-  const cells = [header, ...rows].map((r) => r.map(String));
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  for (const r of cells) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
-}
-
-function machine(): Record<string, unknown> {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['-C', REPO, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim();
-  } catch {
-    /* not a git checkout */
-  }
-  return { date: new Date().toISOString(), host: os.hostname(), kernel: os.release(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length, node: process.version, commit, loadavg1: os.loadavg()[0] };
-}
-
 async function main(): Promise<void> {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -352,9 +332,7 @@ async function main(): Promise<void> {
     console.log(`\nkube-proxy baseline, ${kp.lines} lines: nf_tables iptables-restore median ${Math.round(nft)} ms, iptables-legacy-restore --noflush median ${Math.round(legacy)} ms`);
     console.log(`Cilia's JSON apply (median) is ${kubeProxy.speedupVsNft}x as fast as the nf_tables restore, ${kubeProxy.speedupVsLegacy}x the legacy one (goal: 5x)`);
   }
-  fs.mkdirSync(path.join(REPO, 'bench', 'results'), { recursive: true });
-  const out = path.join(REPO, 'bench', 'results', `${flags.out}.json`);
-  fs.writeFileSync(out, JSON.stringify({ benchmark: 'apply-scale', machine: machine(), services: N, backends: DISTINCT ? 'distinct' : 'shared', reps: REPS, summary, kubeProxy, samples }, null, 2) + '\n');
+  const out = writeResults(flags.out, machineInfo(), { services: N, backends: DISTINCT ? 'distinct' : 'shared', reps: REPS, summary, kubeProxy, samples });
   console.log(`\nwritten ${path.relative(REPO, out)}`);
 }
 

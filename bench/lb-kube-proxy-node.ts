@@ -6,6 +6,7 @@
 // namespace's iptables are never touched: every iptables command runs under `nsenter --net=`.
 
 import { execFileSync, spawn } from 'node:child_process';
+import { removeNetns } from '../test/lib/agent.js';
 import { startServer } from './lb-connect.js';
 
 /** Which iptables-restore to run: `nft` = the system's `iptables-restore` (1.8.9, nf_tables); `legacy` = iptables-legacy-restore. */
@@ -37,19 +38,7 @@ function runIn(netns: string, command: readonly string[]): string {
 /** Deletes the namespace `name` (our prefix only), killing what runs in it; no error if it is gone. */
 export function deleteNetns(name: string): void {
   ownName(name);
-  try {
-    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(/\s+/).filter(Boolean);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    ip(['netns', 'del', name]);
-  } catch {
-    /* not there */
-  }
+  removeNetns(`/run/netns/${name}`);
 }
 
 /** Outcome of one timed iptables-restore. */

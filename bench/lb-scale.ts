@@ -196,12 +196,25 @@ async function measureSize(n: number, cilia: CiliaNode, kp: KubeProxyNode, legac
     'cilia-packet-lb': { 'first-vip': vipOf(0), 'last-vip': vipOf(n - 1), 'pod-ip': ciliaBackends[0] },
     'kube-proxy': { 'first-vip': vipOf(0), 'last-vip': vipOf(n - 1), 'pod-ip': kpBackends[0] },
   };
-  const placement: Record<Path, Placement> = {
-    'cilia-socket-lb': { netns: cilia.client.netns, cgroup: cilia.cgroup },
-    'cilia-packet-lb': { netns: cilia.client.netns },
-    'kube-proxy': { netns: kp.client.netns },
-  };
+  // A fresh Cilia client per (path, target): per-packet DNAT keeps the client's source port, so a
+  // client that reaches one backend both as a VIP and directly (or as two VIPs) reuses 4-tuples the
+  // backend still holds in TIME_WAIT, with TCP timestamps from another offset (Linux derives it from
+  // the address pair); the backend answers the SYN with an ACK for the old connection and the client
+  // waits for its SYN retransmission (1 s; ~5 % of connections stall ≥ 5 ms once ports wrap).
+  // kube-proxy's conntrack NAT picks another source port on such a clash; Cilia's BPF DNAT does not
+  // (docs/services.md, "Limits"), so one shared client would measure that clash, not the paths.
   const combos = PATHS.flatMap((p) => TARGETS.map((t) => ({ path: p, target: t })));
+  const placement = new Map<string, Placement>();
+  const clients: string[] = [];
+  for (const [i, c] of combos.entries()) {
+    if (c.path === 'kube-proxy') placement.set(`${c.path}/${c.target}`, { netns: kp.client.netns });
+    else {
+      const name = `c${n}-${i}`;
+      const ep = await cilia.newClient(name);
+      clients.push(name);
+      placement.set(`${c.path}/${c.target}`, c.path === 'cilia-socket-lb' ? { netns: ep.netns, cgroup: cilia.cgroup } : { netns: ep.netns });
+    }
+  }
   const connect: ConnectSample[] = [];
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < combos.length; i++) {
@@ -209,7 +222,7 @@ async function measureSize(n: number, cilia: CiliaNode, kp: KubeProxyNode, legac
       const port = t === 'pod-ip' ? TARGET_PORT : SERVICE_PORT;
       const busyBefore = await quiet();
       const cpu0 = processCpuMs(cilia.agent.pid);
-      const r = await measureConnect(placement[p], targets[p][t], port, connects, warmup);
+      const r = await measureConnect(placement.get(`${p}/${t}`)!, targets[p][t], port, connects, warmup);
       const agentCpuMs = processCpuMs(cilia.agent.pid) - cpu0;
       const backendsSeen = Object.keys(r.answers).length;
       const expected = t === 'pod-ip' ? 1 : BACKENDS;
@@ -218,6 +231,7 @@ async function measureSize(n: number, cilia: CiliaNode, kp: KubeProxyNode, legac
     }
     log(`  connect round ${round + 1}/${rounds} done`);
   }
+  for (const name of clients) await cilia.deleteClient(name);
 
   // 3. One more service with N present, `adds` times (each a new service; N grows by a few).
   const add: AddSample[] = [];

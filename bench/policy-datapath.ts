@@ -15,7 +15,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { type BenchAgent, createEndpoints, printTable, startBenchAgent, summarize, writeResults } from './policy-common.js';
+import type { BenchAgent } from './lib/agent.js';
+import { machineInfo, printTable, writeResults } from './lib/report.js';
+import { summarize } from './lib/stats.js';
+import { createEndpoints, startPolicyBenchAgent } from './policy-common.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, seconds: { type: 'string', default: '1' } } });
 const ROUNDS = Number(values.rounds);
@@ -119,7 +122,7 @@ async function client(netns: string, mode: 'rr' | 'crr', host: string): Promise<
 }
 let failures = 0;
 
-const agent = await startBenchAgent('policy-dp');
+const agent = await startPolicyBenchAgent('policy-dp');
 let server: ChildProcess | undefined;
 try {
   const [c, s] = await createEndpoints(agent.client, [
@@ -167,7 +170,7 @@ try {
     results.map((r) => [r.config, r.policyEntries ?? 0, Math.round(r.rr.max), Math.round(r.rr.p50), Math.round(r.rr.min), `${r.rrBestVsNonePct}%`, Math.round(r.crr.max), Math.round(r.crr.p50), Math.round(r.crr.min), `${r.crrBestVsNonePct}%`]),
   );
   console.log(`(${ROUNDS} rounds of ${SECONDS} s each per configuration, interleaved; client on CPU 0, server on CPU 1; RR = 64-byte request/response on one connection, CRR = a new connection per request; load average at the end ${os.loadavg()[0].toFixed(1)})`);
-  console.log(`results: ${writeResults('policy-datapath', { unit: 'transactions/s', goal: 'RR with 10,000 entries within 5 % of none', rounds: ROUNDS, seconds: SECONDS, failedTransactions: failures, drops, results })}`);
+  console.log(`results: ${writeResults('policy-datapath', machineInfo(), { unit: 'transactions/s', goal: 'RR with 10,000 entries within 5 % of none', rounds: ROUNDS, seconds: SECONDS, failedTransactions: failures, drops, results })}`);
 } finally {
   server?.kill('SIGKILL');
   await agent.cleanup();

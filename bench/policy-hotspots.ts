@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { printTable } from './policy-common.js';
+import { printTable } from './lib/report.js';
 
 interface ProfileNode {
   id: number;

@@ -16,7 +16,8 @@
 import { parseArgs } from 'node:util';
 import { TcpFlag, tcpPacket } from '../pkg/datapath/packet.js';
 import { LxcTestbed, TC_ACT_REDIRECT, TC_ACT_SHOT, testEndpoint } from '../pkg/datapath/testbed.js';
-import { printTable, summarize, writeResults } from './policy-common.js';
+import { machineInfo, printTable, writeResults } from './lib/report.js';
+import { summarize } from './lib/stats.js';
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '2000' } } });
 const REPEAT = 250;
@@ -66,7 +67,7 @@ try {
     rows.map((r) => [r.config, r.entries, r.case, r.nsPerPacket.p50, r.nsPerPacket.min, r.nsPerPacket.max, r.case === 'established' ? `${Math.round((1000 * (r.nsPerPacket.p50 - base)) / base) / 10}%` : '-']),
   );
   console.log(`(cil_from_container with local delivery, BPF_PROG_TEST_RUN: ${SAMPLES} samples of ${REPEAT} runs each; the kernel's mean per run)`);
-  console.log(`results: ${writeResults('policy-prog-cost', { unit: 'ns per packet', repeat: REPEAT, samples: SAMPLES, results: rows })}`);
+  console.log(`results: ${writeResults('policy-prog-cost', machineInfo(), { unit: 'ns per packet', repeat: REPEAT, samples: SAMPLES, results: rows })}`);
 } finally {
   await tb.close();
 }

@@ -19,7 +19,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EndpointCreateRequest } from '../pkg/api/index.js';
 import { PodProcess } from '../test/lib/pod-process.js';
-import { type BenchAgent, RESULTS_DIR, type Summary, createEndpoints, printTable, sleep, startBenchAgent, summarize, writeResults } from './policy-common.js';
+import type { BenchAgent } from './lib/agent.js';
+import { RESULTS_DIR, machineInfo, printTable, round, writeResults } from './lib/report.js';
+import { type Summary, summarize } from './lib/stats.js';
+import { createEndpoints, startPolicyBenchAgent } from './policy-common.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const { values } = parseArgs({
   options: {
@@ -71,7 +76,7 @@ async function importRule(agent: BenchAgent, text: string): Promise<void> {
 
 async function runSize(endpoints: number): Promise<SizeResult> {
   const profiler = fileURLToPath(new URL('./policy-profiler.js', import.meta.url));
-  const agent = await startBenchAgent('policy-prop', values.profile ? { args: [`--extra-modules=${profiler}`] } : {});
+  const agent = await startPolicyBenchAgent('policy-prop', values.profile ? { args: [`--extra-modules=${profiler}`] } : {});
   const pods: PodProcess[] = [];
   try {
     const t0 = performance.now();
@@ -134,7 +139,7 @@ for (const n of SIZES) {
 }
 printTable(
   ['ENDPOINTS', 'IDENTITIES', 'IMPORTS', 'DATAPATH p50', 'p90', 'p99', 'max', 'WAIT p50', 'p90', 'p99', 'max', 'MISSED'],
-  results.map((r) => [r.endpoints, r.identities, r.imports, r.datapathMs.p50, r.datapathMs.p90, r.datapathMs.p99, r.datapathMs.max, r.waitMs.p50, r.waitMs.p90, r.waitMs.p99, r.waitMs.max, r.missed.never + r.missed.beforeCall]),
+  results.map((r) => [r.endpoints, r.identities, r.imports, ...[r.datapathMs, r.waitMs].flatMap((s) => [s.p50, s.p90, s.p99, s.max].map((x) => round(x, 1))), r.missed.never + r.missed.beforeCall]),
 );
 console.log('(milliseconds from the API call: DATAPATH = first probe with the new verdict, WAIT = `policy import --wait` returns)');
-console.log(`results: ${writeResults('policy-propagation', { unit: 'ms', goal: 'datapath p99 < 100 ms at 1,000 endpoints', results })}`);
+console.log(`results: ${writeResults('policy-propagation', machineInfo(), { unit: 'ms', goal: 'datapath p99 < 100 ms at 1,000 endpoints', results })}`);

@@ -79,7 +79,10 @@ export async function startBenchAgent(name: string, podCidr: string, opts: Bench
     ...(opts.args ?? []),
   ];
   const log = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), AGENT_JS, ...args], { stdio: ['ignore', log, log] });
+  // Socket LB attaches to the root cgroup by default (every process of the machine): off unless a
+  // benchmark turns it on with its own --cgroup-root (flags win over the environment).
+  const env = { ...process.env, CILIA_ENABLE_SOCKET_LB: 'false' };
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), AGENT_JS, ...args], { stdio: ['ignore', log, log], env });
   fs.closeSync(log);
   const agent: BenchAgent = {
     dir,
@@ -101,6 +104,8 @@ export async function startBenchAgent(name: string, podCidr: string, opts: Bench
         proc.kill('SIGTERM');
         await exited;
       }
+      // Also by name: the endpoints of a run that crashed are not in this agent's list.
+      for (const name of fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : []) if (name.startsWith(`default-${prefix}-`)) netns.add(`/run/netns/${name}`);
       for (const ns of netns) removeNetns(ns);
       removeLinks(prefix);
       fs.rmSync(dir, { recursive: true, force: true });
