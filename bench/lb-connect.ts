@@ -3,6 +3,7 @@
 // namespace and, for socket LB, inside the cgroup the agent attached bpf_sock.o to.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { REPO } from '../test/lib/agent.js';
@@ -17,8 +18,16 @@ export interface Placement {
   readonly cgroup?: string;
 }
 
+/**
+ * Clients run on CPU 0 and servers on CPU 1 (when there are two): left to the scheduler, a client and
+ * its server sometimes share a CPU and sometimes not, and the connect rate of one run differs from the
+ * next by up to 2× for that alone.
+ */
+const CPU = { client: '0', server: os.cpus().length > 1 ? '1' : '0' };
+
 function spawnPlaced(where: Placement, args: readonly string[]): ChildProcess {
-  const command = ['nsenter', `--net=/run/netns/${where.netns}`, 'python3', SCRIPT, ...args];
+  const cpu = args[0] === 'serve' ? CPU.server : CPU.client;
+  const command = ['nsenter', `--net=/run/netns/${where.netns}`, 'taskset', '-c', cpu, 'python3', SCRIPT, ...args];
   if (where.cgroup === undefined) return spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   return spawn('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', 'sh', where.cgroup, ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -262,6 +262,14 @@ export function goalRows(results: readonly SizeResult[]): Goal[] {
         ...(isGoal ? { met: wall >= GOAL_CONNECT } : {}),
         ratio: wall,
       });
+      // The same, each rate first divided by the rate straight to a backend's pod IP at the same N: what
+      // is left is the VIP's own cost, without the machine's drift over the run. Not for kube-proxy:
+      // there every new connection, to a pod IP too, walks KUBE-SERVICES.
+      if (!isGoal) continue;
+      const bPod = connectStats(big.connect, path, 'pod-ip');
+      const sPod = connectStats(small.connect, path, 'pod-ip');
+      const controlled = b.perSecond / bPod.perSecond / (s.perSecond / sPod.perSecond);
+      goals.push({ goal: '  the same, each rate ÷ the pod-IP rate at its N', measured: `${controlled.toFixed(2)} wall`, target: '', ratio: controlled });
     }
   }
   return goals;
