@@ -204,6 +204,15 @@ export class Hive {
     this.populated = true;
   }
 
+  /**
+   * Every flag's parsed value by key (camelCase), without constructing anything: for commands that act on
+   * a program's settings while it is not running (e.g. `cilia-agent cleanup`). Throws ConfigError.
+   */
+  configValues(): Record<string, unknown> {
+    this.parseConfig();
+    return this.configs.current();
+  }
+
   /** The object provided under `dep` (populating first). For entry points and tests. */
   resolve<T>(dep: Token<T>): T {
     this.populate();

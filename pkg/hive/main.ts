@@ -6,15 +6,23 @@ import { ConfigError } from './config.js';
 import type { Cell } from './cell.js';
 import { Hive } from './hive.js';
 
-/** Runs a hive program and returns its exit code. `cells(flags)` may load extra cells named by flags. */
-export async function runHiveMain(program: string, argv: readonly string[], cells: (flags: readonly string[]) => Promise<Cell[]> | Cell[]): Promise<number> {
+/**
+ * Runs a hive program and returns its exit code. `cells(flags)` may load extra cells named by flags; a
+ * program with subcommands of its own dispatches them before calling this and lists them in `opts`.
+ */
+export async function runHiveMain(
+  program: string,
+  argv: readonly string[],
+  cells: (flags: readonly string[]) => Promise<Cell[]> | Cell[],
+  opts: { /** Lines for the program's own subcommands in `--help`. */ readonly subcommandHelp?: string } = {},
+): Promise<number> {
   const sub = argv[0] === 'hive' ? 'hive' : undefined;
   const flags = sub ? argv.slice(1) : argv;
   try {
     const wantsHelp = flags.includes('--help') || flags.includes('-h');
     const hive = new Hive(await cells(flags), { argv: wantsHelp ? [] : flags, env: wantsHelp ? {} : process.env });
     if (wantsHelp) {
-      process.stdout.write(hive.helpText(program) + '\nSubcommands:\n  hive    print modules, providers, invokes, hooks and flags\n');
+      process.stdout.write(hive.helpText(program) + '\nSubcommands:\n  hive    print modules, providers, invokes, hooks and flags\n' + (opts.subcommandHelp ?? ''));
       return 0;
     }
     if (sub === 'hive') {
