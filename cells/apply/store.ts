@@ -25,6 +25,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { readJournal } from '../../pkg/statefile/index.js';
 import type { ObjectKey } from './types.js';
 
 /** One stored object. */
@@ -123,25 +124,7 @@ export class ObjectStore {
    */
   load(): StoredObject[] {
     this.live.clear();
-    let text: string;
-    try {
-      text = fs.readFileSync(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const rows = text.split('\n');
-    rows.forEach((row, i) => {
-      if (row === '') return;
-      let line: unknown;
-      try {
-        line = JSON.parse(row);
-      } catch {
-        if (i === rows.length - 1) return; // a last line without its newline: cut short by a crash, never completed
-        throw new ObjectStoreCorruptError(this.file, i + 1, 'not JSON');
-      }
-      this.replay(line, i + 1);
-    });
+    if (!readJournal(this.file, (line, lineNo) => this.replay(line, lineNo), (lineNo, why) => new ObjectStoreCorruptError(this.file, lineNo, why))) return [];
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, this.compacted(), { mode: 0o600 });

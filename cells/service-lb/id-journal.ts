@@ -14,6 +14,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJournal } from '../../pkg/statefile/index.js';
 
 /** A journal line of this format: sets `[namespace, key, number]` and deletions `[namespace, key]`, in order. */
 interface Batch {
@@ -65,25 +66,8 @@ export class IdJournal {
     // Cleared in place: allocators hold these maps (entries()).
     for (const m of this.live.values()) m.clear();
     this.ops = [];
-    let text: string;
-    try {
-      text = fs.readFileSync(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    const rows = text.split('\n');
-    rows.forEach((row, i) => {
-      if (row === '') return;
-      let line: unknown;
-      try {
-        line = JSON.parse(row);
-      } catch {
-        if (i === rows.length - 1) return; // a last line without its newline: cut short by a crash
-        throw new IdJournalCorruptError(this.file, i + 1, 'not JSON');
-      }
-      this.replay(line, i + 1);
-    });
+    const exists = readJournal(this.file, (line, lineNo) => this.replay(line, lineNo), (lineNo, why) => new IdJournalCorruptError(this.file, lineNo, why));
+    if (!exists) return;
     this.compact();
   }
 

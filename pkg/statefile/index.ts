@@ -1,3 +1,3 @@
 // pkg/statefile: atomic JSON state files.
 export { readJson, removeFile, writeJsonAtomic } from './statefile.js';
-export { JournalCorruptError, JsonLinesStore } from './journal.js';
+export { JournalCorruptError, JsonLinesStore, readJournal } from './journal.js';

@@ -24,6 +24,34 @@ export class JournalCorruptError extends Error {
 }
 
 /**
+ * Reads a journal of JSON lines, calling `replay` for each line in order (1-based line numbers).
+ * Returns false when the file does not exist. A torn last line (the writer died mid-append) is
+ * skipped; any other line that is not JSON throws `corrupt(lineNo, 'not JSON')`.
+ */
+export function readJournal(file: string, replay: (line: unknown, lineNo: number) => void, corrupt: (lineNo: number, why: string) => Error): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const rows = text.split('\n');
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i] === '') continue;
+    let line: unknown;
+    try {
+      line = JSON.parse(rows[i]);
+    } catch {
+      if (i === rows.length - 1) continue; // a last line without its newline: cut short by a crash, never completed
+      throw corrupt(i + 1, 'not JSON');
+    }
+    replay(line, i + 1);
+  }
+  return true;
+}
+
+/**
  * A string-keyed map of JSON values persisted in `file`. `set`/`delete` buffer lines; `flush()` appends
  * them in one write. The file is compacted (rewritten with only the live entries, via a temporary file
  * and rename) when it is loaded and whenever it holds more than twice as many lines as live entries
@@ -50,28 +78,18 @@ export class JsonLinesStore<V> {
    */
   load(): ReadonlyMap<string, V> {
     this.live.clear();
-    let text: string;
-    try {
-      text = fs.readFileSync(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.live;
-      throw err;
-    }
-    const rows = text.split('\n');
-    rows.forEach((row, i) => {
-      if (row === '') return;
-      let line: Line<V>;
-      try {
-        line = JSON.parse(row) as Line<V>;
-      } catch {
-        if (i === rows.length - 1) return; // a last line without its newline: cut short by a crash, never completed
-        throw new JournalCorruptError(this.file, i + 1, 'not JSON');
-      }
-      if (!Array.isArray(line) || typeof line[0] !== 'string' || line.length > 2) throw new JournalCorruptError(this.file, i + 1, 'not a [key, value] or [key] entry');
-      if (line.length === 2) this.live.set(line[0], line[1]);
-      else this.live.delete(line[0]);
-    });
-    this.compact();
+    const corrupt = (lineNo: number, why: string) => new JournalCorruptError(this.file, lineNo, why);
+    const exists = readJournal(
+      this.file,
+      (l, lineNo) => {
+        const line = l as Line<V>;
+        if (!Array.isArray(line) || typeof line[0] !== 'string' || line.length > 2) throw corrupt(lineNo, 'not a [key, value] or [key] entry');
+        if (line.length === 2) this.live.set(line[0], line[1]);
+        else this.live.delete(line[0]);
+      },
+      corrupt,
+    );
+    if (exists) this.compact();
     return this.live;
   }
 
