@@ -50,6 +50,7 @@ describe('api-server cell', () => {
     const c = new ApiClient(socket);
     assert.deepEqual(await c.get('/v1/healthz'), { status: 'ok' });
     assert.deepEqual(await c.get('/v1/echo/hello%20world?q=1'), { name: 'hello world', q: '1' });
+    await assert.rejects(c.get('/v1/echo/%ff'), (e: unknown) => e instanceof ApiClientError && e.status === 400 && e.field === 'name' && /malformed percent-encoding/.test(e.message));
     assert.deepEqual(await c.put('/v1/things', { size: 3 }), { created: 3 });
     await assert.rejects(c.put('/v1/things', { size: 'big' }), (e: unknown) => e instanceof ApiClientError && e.status === 400 && e.field === 'size' && /size must be a number/.test(e.message));
     await assert.rejects(c.request('PUT', '/v1/things', undefined, '{not json', 'application/json'), (e: unknown) => e instanceof ApiClientError && e.status === 400 && /not valid JSON/.test(e.message));

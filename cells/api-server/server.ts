@@ -172,7 +172,14 @@ export class ApiServer implements ApiServerHandle {
       const m = c.re.exec(pathname);
       if (!m) continue;
       const params: Record<string, string> = {};
-      c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
+      c.names.forEach((n, i) => {
+        try {
+          params[n] = decodeURIComponent(m[i + 1]);
+        } catch {
+          // A client's bad percent-encoding (`%ff`) is its error, not the agent's.
+          throw Object.assign(new Error(`path parameter ${n}: malformed percent-encoding "${m[i + 1]}"`), { statusCode: 400, field: n });
+        }
+      });
       return { route: c.route, params };
     }
     return undefined;
