@@ -129,15 +129,35 @@ export class ApiServer implements ApiServerHandle {
       }
       const rawBody = await this.readBody(req);
       const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim();
-      let body: unknown = rawBody;
-      if (rawBody && (contentType === 'application/json' || contentType === '')) {
-        try {
-          body = JSON.parse(rawBody);
-        } catch (err) {
-          if (contentType === 'application/json') return this.send(res, 400, { error: `request body is not valid JSON: ${(err as Error).message}` });
+      // The body is parsed when a handler first reads it: `cilia apply` reads the raw text itself (a
+      // 6 MB manifest would otherwise be parsed twice).
+      let parsed: { value: unknown } | undefined;
+      const parseBody = (): unknown => {
+        if (parsed) return parsed.value;
+        let value: unknown = rawBody;
+        if (rawBody && (contentType === 'application/json' || contentType === '')) {
+          try {
+            value = JSON.parse(rawBody);
+          } catch (err) {
+            if (contentType === 'application/json') throw Object.assign(new Error(`request body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 });
+          }
         }
-      }
-      const request: ApiRequest = { method, path: url.pathname, params: match.params, query: url.searchParams, body, rawBody, contentType, signal: ctl.signal, raw: req };
+        parsed = { value };
+        return value;
+      };
+      const request: ApiRequest = {
+        method,
+        path: url.pathname,
+        params: match.params,
+        query: url.searchParams,
+        get body() {
+          return parseBody();
+        },
+        rawBody,
+        contentType,
+        signal: ctl.signal,
+        raw: req,
+      };
       const result = await match.route.handler(request);
       if (isStream(result)) {
         this.openStreams.add(ctl);

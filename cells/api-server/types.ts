@@ -7,7 +7,10 @@ import { groupToken, token } from '../../pkg/hive/index.js';
 /** HTTP methods the API uses. */
 export type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
-/** A parsed request. `body` is parsed JSON when the content type is JSON, else the raw text. */
+/**
+ * A parsed request. `body` is parsed JSON when the content type is JSON (or absent and the text is JSON),
+ * else the raw text; it is parsed on first access, which throws a 400 error for invalid JSON.
+ */
 export interface ApiRequest {
   readonly method: Method;
   readonly path: string;
