@@ -262,7 +262,10 @@ async function measureSize(n: number, cilia: CiliaNode, kp: KubeProxyNode, legac
     add.push({ ciliaPutMs, ciliaApplyOneMs, nftMinimalMs, nftPartialMs, ...(legacyPartialMs === undefined ? {} : { legacyPartialMs }) });
   }
   if (add.length) {
-    const m = (f: (s: AddSample) => number | undefined): string => median(add.flatMap((s) => f(s) ?? [])).toFixed(1);
+    const m = (f: (s: AddSample) => number | undefined): string => {
+      const v = add.flatMap((s) => f(s) ?? []);
+      return v.length ? median(v).toFixed(1) : '-'; // no legacy samples with --no-legacy
+    };
     log(`  add one (medians): Cilia PUT ${m((s) => s.ciliaPutMs)} ms, apply ${m((s) => s.ciliaApplyOneMs)} ms; nft minimal ${m((s) => s.nftMinimalMs)} ms, partial sync ${m((s) => s.nftPartialMs)} ms, legacy ${m((s) => s.legacyPartialMs)} ms`);
   }
 
