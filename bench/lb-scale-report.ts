@@ -91,8 +91,10 @@ function ms(values: readonly (number | undefined)[], digits = 0): string {
   return v.length === 1 ? v[0].toFixed(digits) : `${median(v).toFixed(digits)} (${spread(v, digits)})`;
 }
 
+/** Median of the values present; NaN when there are none (a baseline skipped with --no-legacy or --no-noflush-full). */
 function med(values: readonly (number | undefined)[]): number {
-  return median(values.filter((x): x is number => x !== undefined));
+  const v = values.filter((x): x is number => x !== undefined);
+  return v.length ? median(v) : NaN;
 }
 
 /** Medians over the rounds of one (path, target). */
@@ -224,6 +226,7 @@ export interface Goal {
 
 function ratioGoal(goal: string, baseline: number, cilia: number, target: number | undefined, digits: number): Goal {
   const ratio = baseline / cilia;
+  if (Number.isNaN(ratio)) return { goal, measured: 'not measured', target: target === undefined ? '' : `≥ ${target}×` };
   return {
     goal,
     measured: `${ratio.toFixed(digits)}× (${baseline.toFixed(digits)} / ${cilia.toFixed(digits)} ms)`,
