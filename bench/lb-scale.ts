@@ -12,7 +12,7 @@
 // Prints tables with the ratios the issue sets as goals and writes bench/results/lb-scale.json.
 //
 // Usage (root, after `npx tsc -b && make -C bpf`):
-//   node dist/bench/lb-scale.js [--sizes 100,1000,10000] [--reps 3] [--adds 10] [--rounds 5]
+//   node dist/bench/lb-scale.js [--sizes 100,1000,10000] [--reps 3] [--adds 10] [--rounds 10]
 //                               [--connects 2000] [--warmup 200] [--no-legacy] [--out lb-scale]
 //   node dist/bench/lb-scale.js --clean      # remove what an interrupted run left behind
 // Isolation (test/lib/ranges.md): netns and links `bl*`, pods 10.244.104.0/24 (Cilia) and
@@ -49,7 +49,7 @@ const { values: flags } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     reps: { type: 'string', default: '3' },
     adds: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '10' },
     connects: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '200' },
     'no-legacy': { type: 'boolean', default: false },
