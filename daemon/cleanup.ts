@@ -9,11 +9,19 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { isCgroup2, unmountCgroup2 } from '../pkg/bpf/index.js';
+import { isCgroup2, isCgroup2MountRoot, unmountCgroup2 } from '../pkg/bpf/index.js';
 import { detachSockLb } from '../pkg/datapath/index.js';
 import { ConfigError, Hive, type Cell } from '../pkg/hive/index.js';
 import { Netlink } from '../pkg/netlink/index.js';
 import { deleteNetns, NETNS_RUN_DIR } from '../pkg/netns/index.js';
+import { readJson } from '../pkg/statefile/index.js';
+
+/** The fields of an endpoint-manager record (`<state-dir>/endpoints/<id>.json`) that cleanup uses. */
+interface EndpointRecord {
+  readonly hostIfName?: string;
+  readonly netnsPath?: string;
+  readonly ownsNetns?: boolean;
+}
 
 /** The subcommand's line in `cilia-agent --help`. */
 export const CLEANUP_SUMMARY = '  cleanup remove what a stopped agent left on this node (cilia-agent cleanup --help)\n';
@@ -70,29 +78,19 @@ function answers(file: string): Promise<boolean> {
 }
 
 /** Endpoint records of the state directory that can be read (others are skipped: they are removed with it). */
-function endpointRecords(stateDir: string): { hostIfName?: string; netnsPath?: string; ownsNetns?: boolean }[] {
+function endpointRecords(stateDir: string): EndpointRecord[] {
   const dir = path.join(stateDir, 'endpoints');
   if (!fs.existsSync(dir)) return [];
-  const out = [];
+  const out: EndpointRecord[] = [];
   for (const f of fs.readdirSync(dir)) {
     try {
-      out.push(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { hostIfName?: string; netnsPath?: string; ownsNetns?: boolean });
+      const rec = readJson<EndpointRecord>(path.join(dir, f));
+      if (rec) out.push(rec);
     } catch {
-      /* unreadable: nothing to learn from it */
+      /* corrupt: nothing to learn from it */
     }
   }
   return out;
-}
-
-/** Mount points from /proc/self/mounts. */
-function mountPoints(): Set<string> {
-  return new Set(
-    fs
-      .readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[1])
-      .filter(Boolean),
-  );
 }
 
 /** Paths cleanup must never delete recursively, whatever the flags say. */
@@ -144,7 +142,7 @@ export async function cleanupNode(values: Record<string, unknown>, opts: { dryRu
     else say(`detached ${detachSockLb(s.cgroupRoot)} socket LB program(s) from ${s.cgroupRoot}`);
     // The agent mounts the hierarchy at --cgroup-root when nothing is there (default /run/cilia/cgroupv2);
     // the system's own mounts under /sys/fs/cgroup are never touched.
-    if (mountPoints().has(path.resolve(s.cgroupRoot)) && !path.resolve(s.cgroupRoot).startsWith('/sys/')) {
+    if (isCgroup2MountRoot(s.cgroupRoot) && !path.resolve(s.cgroupRoot).startsWith('/sys/')) {
       act(`cgroup v2 mount ${s.cgroupRoot}`, () => {
         unmountCgroup2(s.cgroupRoot);
         fs.rmdirSync(s.cgroupRoot);

@@ -143,6 +143,12 @@ export function isCgroup2(dir: string): boolean {
   }
 }
 
+/** True when `dir` is where a cgroup v2 hierarchy is mounted (a cgroup v2 directory whose parent is not one). */
+export function isCgroup2MountRoot(dir: string): boolean {
+  const abs = path.resolve(dir);
+  return isCgroup2(abs) && !isCgroup2(path.dirname(abs));
+}
+
 /** The first cgroup v2 mount point in /proc/self/mountinfo, or undefined (e.g. /sys/fs/cgroup/unified). */
 export function findCgroup2Mount(): string | undefined {
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
@@ -172,7 +178,7 @@ export function mountCgroup2(mountpoint: string): boolean {
  */
 export function unmountCgroup2(mountpoint: string): void {
   const abs = path.resolve(mountpoint);
-  if (!isCgroup2(abs) || isCgroup2(path.dirname(abs))) throw new Error(`unmountCgroup2(${abs}): not a cgroup v2 mount root`);
+  if (!isCgroup2MountRoot(abs)) throw new Error(`unmountCgroup2(${abs}): not a cgroup v2 mount root`);
   if (libc().umount2(abs, 0) !== 0) throw new BpfError(`umount2(${abs})`, koffi.errno());
 }
 

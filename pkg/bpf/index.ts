@@ -11,7 +11,7 @@ export { assertAligned, checkAlignment, AlignmentError, type AlignmentMismatch }
 export { MapBatch, deleteBatch, updateBatch } from './batch.js';
 export { Btf, BtfKind, type BtfMember, type BtfType, type BtfVarSecinfo } from './btf.js';
 export {
-  cgroupAttach, cgroupDetach, cgroupQuery, CgroupAttachType, createCgroup, findCgroup2Mount, isCgroup2, mountCgroup2,
+  cgroupAttach, cgroupDetach, cgroupQuery, CgroupAttachType, createCgroup, findCgroup2Mount, isCgroup2, isCgroup2MountRoot, mountCgroup2,
   moveToCgroup, removeCgroup, unmountCgroup2, type CgroupAttachOptions, type CgroupHook,
 } from './cgroup.js';
 export {
