@@ -22,7 +22,7 @@
 // Isolation (test/lib/ranges.md): prefix `ap` (host device aph/apn), pod CIDR 10.244.120.0/24 (backend
 // addresses; no traffic is sent), services in 10.96.120.0/22 (ten services per address, ports 80-89).
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -31,7 +31,8 @@ import { parseArgs } from 'node:util';
 import jsyaml from 'js-yaml';
 import { renderKubeProxyFullSync } from '../pkg/lb/iptables/index.js';
 import { type K8sEndpointSlice, type K8sService, backendsFromEndpointSlices, serviceFromK8s } from '../pkg/lb/k8s/index.js';
-import { CLI_JS, REPO, type TestAgent, runNode, startAgent } from '../test/lib/agent.js';
+import { CLI_JS, REPO, type TestAgent, removeNetns, runNode, startAgent } from '../test/lib/agent.js';
+import { EMPTY_TABLES, timedRestore } from './lib/iptables.js';
 import { machineInfo, printTable, writeResults } from './lib/report.js';
 import { median } from './lib/stats.js';
 
@@ -235,24 +236,7 @@ const KP_NETNS = 'ap-kp';
 
 /** Removes the kube-proxy baseline's namespace (absent is fine). */
 function deleteKubeProxyNetns(): void {
-  try {
-    execFileSync('ip', ['netns', 'del', KP_NETNS], { stdio: 'ignore' });
-  } catch {
-    /* not there */
-  }
-}
-
-/** `binary` (an iptables-restore) fed `rules` in the baseline namespace, from spawn to exit (ms). Throws with its stderr. */
-function timedRestore(binary: string, rules: string, noflush: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const p = spawn('ip', ['netns', 'exec', KP_NETNS, binary, ...(noflush ? ['--noflush'] : [])], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${binary} exited ${code}: ${stderr.slice(0, 500)}`))));
-    p.stdin.end(rules);
-  });
+  removeNetns(`/run/netns/${KP_NETNS}`);
 }
 
 /** kube-proxy's full sync of the same services restored into empty tables, once per rep and way (ms each). */
@@ -266,16 +250,15 @@ async function kubeProxyBaseline(reps: number): Promise<{ legacyNoflushMs: numbe
   deleteKubeProxyNetns();
   execFileSync('ip', ['netns', 'add', KP_NETNS]);
   try {
-    const empty = '*filter\nCOMMIT\n*nat\nCOMMIT\n'; // flushes both tables: a fresh node
     const legacyNoflushMs: number[] = [];
     const nftMs: number[] = [];
     for (let rep = 0; rep < reps; rep++) {
-      await timedRestore('iptables-legacy-restore', empty, false);
-      legacyNoflushMs.push(await timedRestore('iptables-legacy-restore', rules, true));
-      await timedRestore('iptables-legacy-restore', empty, false);
-      await timedRestore('iptables-restore', empty, false);
-      nftMs.push(await timedRestore('iptables-restore', rules, false));
-      await timedRestore('iptables-restore', empty, false);
+      await timedRestore(KP_NETNS, EMPTY_TABLES, { noflush: false, backend: 'legacy' });
+      legacyNoflushMs.push((await timedRestore(KP_NETNS, rules, { noflush: true, backend: 'legacy' })).ms);
+      await timedRestore(KP_NETNS, EMPTY_TABLES, { noflush: false, backend: 'legacy' });
+      await timedRestore(KP_NETNS, EMPTY_TABLES, { noflush: false });
+      nftMs.push((await timedRestore(KP_NETNS, rules, { noflush: false })).ms);
+      await timedRestore(KP_NETNS, EMPTY_TABLES, { noflush: false });
     }
     return { legacyNoflushMs, nftMs, lines: rules.split('\n').length - 1 };
   } finally {

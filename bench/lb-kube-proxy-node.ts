@@ -5,14 +5,10 @@
 // Everything lives in namespaces this file creates (names must start with `bl-`); the root
 // namespace's iptables are never touched: every iptables command runs under `nsenter --net=`.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { removeNetns } from '../test/lib/agent.js';
 import { startServer } from './lb-connect.js';
-
-/** Which iptables-restore to run: `nft` = the system's `iptables-restore` (1.8.9, nf_tables); `legacy` = iptables-legacy-restore. */
-export type IptablesBackend = 'nft' | 'legacy';
-
-const RESTORE_BINARY: Readonly<Record<IptablesBackend, string>> = { nft: 'iptables-restore', legacy: 'iptables-legacy-restore' };
+import { EMPTY_TABLES, type RestoreTiming, timedRestore } from './lib/iptables.js';
 
 /** A namespace name of this benchmark. @throws Error for any other name (we only ever delete our own). */
 function ownName(name: string): string {
@@ -40,41 +36,6 @@ export function deleteNetns(name: string): void {
   ownName(name);
   removeNetns(`/run/netns/${name}`);
 }
-
-/** Outcome of one timed iptables-restore. */
-export interface RestoreTiming {
-  /** Spawn until exit of `nsenter … iptables-restore`, ms. */
-  readonly ms: number;
-  /** Lines fed on stdin. */
-  readonly lines: number;
-}
-
-/**
- * Feeds `rules` to iptables-restore in `netns` and times it from spawn to exit.
- * @throws Error with iptables-restore's stderr if it fails.
- */
-export function timedRestore(netns: string, rules: string, opts: { noflush: boolean; backend?: IptablesBackend }): Promise<RestoreTiming> {
-  const cmd = inNetns(netns, [RESTORE_BINARY[opts.backend ?? 'nft'], ...(opts.noflush ? ['--noflush'] : [])]);
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const p = spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code === 0) resolve({ ms, lines: rules.split('\n').length - 1 });
-      else reject(new Error(`${cmd.join(' ')} exited ${code}: ${stderr.slice(0, 2000)}`));
-    });
-    p.stdin.end(rules);
-  });
-}
-
-/**
- * What `iptables-restore` without --noflush does to the tables it names: flush every chain and delete
- * the user chains. Used to start each full restore from an empty nat table, as on a fresh node.
- */
-export const EMPTY_TABLES = '*filter\nCOMMIT\n*nat\nCOMMIT\n';
 
 /** Addresses of a pod wired to the node. */
 export interface NodePod {
