@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiClient } from '../../pkg/api/index.js';
-import { AGENT_JS, removeLinks, removeNetns } from '../../test/lib/agent.js';
+import { AGENT_JS, removeLinks, removeNetns, waitReady } from '../../test/lib/agent.js';
 import { PREFIX } from './netns.js';
 
 /** A running benchmark agent. */
@@ -40,20 +40,6 @@ export interface BenchAgentOptions {
    * endpoint benchmarks' (a benchmark with its own range in test/lib/ranges.md passes its own).
    */
   readonly prefix?: string;
-}
-
-async function waitReady(agent: BenchAgent, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (agent.proc.exitCode !== null) throw new Error(`agent exited with ${agent.proc.exitCode} before it was ready:\n${agent.logs()}`);
-    try {
-      await agent.client.get('/v1/healthz');
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`agent not ready after ${timeoutMs} ms:\n${agent.logs()}`);
 }
 
 /**
@@ -113,7 +99,7 @@ export async function startBenchAgent(name: string, podCidr: string, opts: Bench
     },
   };
   try {
-    await waitReady(agent, 30_000);
+    await waitReady(agent.client, proc, agent.logs, 30_000);
   } catch (err) {
     await agent.cleanup();
     throw err;

@@ -125,7 +125,8 @@ export function removeLinks(prefix: string): void {
   }
 }
 
-async function waitReady(client: ApiClient, proc: ChildProcess, logs: () => string, timeoutMs: number): Promise<void> {
+/** Waits until the agent's API answers /v1/healthz; throws (with its log) if it exits first or takes longer than `timeoutMs`. */
+export async function waitReady(client: ApiClient, proc: ChildProcess, logs: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode} before it was ready:\n${logs()}`);
