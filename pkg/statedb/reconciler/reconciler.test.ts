@@ -213,10 +213,14 @@ describe('reconciler', () => {
     s.rec.prune();
     await s.until(() => s.rec.stats().pruneErrors >= 1, 'prune error');
     assert.equal(s.hive.health.statuses.get('routes')?.level, 'Degraded');
+    // A round that succeeds does not hide the failed prune.
+    await s.rec.waitUntilReconciled(s.put('r', 'eth0'));
+    assert.equal(s.hive.health.statuses.get('routes')?.level, 'Degraded');
     // A transient failure heals without waiting for the next prune interval (1 h by default).
     s.ops.target.set('stale', 'x');
     s.ops.pruneFails = false;
     await s.until(() => s.rec.stats().prunes >= 1 && !s.ops.target.has('stale'), 'retried prune');
+    assert.equal(s.hive.health.statuses.get('routes')?.level, 'OK');
   });
 
   test('refresh re-applies objects that have been Done for longer than the interval', async (t) => {

@@ -67,6 +67,22 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
   const retries = new Map<string, Retry<T>>();
   let processedRev = 0;
   let pruneRequested = false;
+  /** Failed prunes in a row; a failed prune is retried with the retry backoff, not only at the next interval. */
+  let pruneFailures = 0;
+  let pruneRetryAt = Infinity;
+  let pruneError: unknown;
+
+  /** Health: degraded while objects wait for a retry or the last prune failed, else OK. */
+  const reportHealth = (txn: ReadTxn): void => {
+    if (retries.size) {
+      const sample = [...retries.values()].find((r) => !r.deleted);
+      p.health.degraded(`${retries.size} error(s)`, sample ? cfg.getStatus(sample.object).error : 'delete failed');
+    } else if (pruneFailures) {
+      p.health.degraded('prune failed', pruneError);
+    } else {
+      p.health.ok(`OK, ${table.numObjects(txn)} object(s)`);
+    }
+  };
   let wake: (() => void) | undefined;
   const waiters: { rev: Revision; resolve: (r: { revision: Revision; retryLowWatermark: Revision }) => void }[] = [];
 
@@ -222,19 +238,11 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
     stats.rounds++;
     stats.lastRoundMs = performance.now() - t0;
     stats.currentErrors = retries.size;
-    if (retries.size) {
-      const sample = [...retries.values()].find((r) => !r.deleted);
-      p.health.degraded(`${retries.size} error(s)`, sample ? cfg.getStatus(sample.object).error : 'delete failed');
-    } else {
-      p.health.ok(`OK, ${table.numObjects(txn)} object(s)`);
-    }
+    reportHealth(txn);
     settleWaiters();
     return txn;
   };
 
-  /** Failed prunes in a row; a failed prune is retried with the retry backoff, not only at the next interval. */
-  let pruneFailures = 0;
-  let pruneRetryAt = Infinity;
   const doPrune = async (ctx: OpContext): Promise<void> => {
     const t0 = performance.now();
     const txn = p.db.readTxn();
@@ -243,12 +251,14 @@ export function registerReconciler<T>(p: ReconcilerParams, cfg: ReconcilerConfig
       stats.prunes++;
       pruneFailures = 0;
       pruneRetryAt = Infinity;
+      pruneError = undefined;
     } catch (err) {
       stats.pruneErrors++;
       pruneRetryAt = Date.now() + backoffDelay(retryCfg, pruneFailures++);
+      pruneError = err;
       log.warn('prune failed, will retry', { error: err, attempt: pruneFailures });
-      p.health.degraded('prune failed', err);
     }
+    reportHealth(txn);
     stats.lastPruneMs = performance.now() - t0;
   };
 
